@@ -1,0 +1,1 @@
+"""omnimsg: the rules of business messaging, as an embeddable library."""

@@ -1,0 +1,137 @@
+"""Channel capabilities: frozen values that say what one channel kind allows.
+
+A :class:`ChannelCapabilities` is what a profile resolves to for one channel kind on
+one date. It holds data only; the rules that read it live in :mod:`omnimsg.policy`.
+Nothing here parses files (see :mod:`omnimsg.channels.schema`) or reads the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import time, timedelta
+from types import MappingProxyType
+
+import attrs
+
+from omnimsg.channels.kinds import AfterWindow, ChannelKind, MediaDelivery, Mode, TextUnit
+
+__all__ = [
+    "ChannelCapabilities",
+    "ContentLimits",
+    "DoubleOptIn",
+    "KeywordSet",
+    "QuietHours",
+    "TierPolicy",
+]
+
+_EMPTY: Mapping[str, KeywordSet] = MappingProxyType({})
+
+
+def _frozen_set(value: str | Iterable[str]) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset((value,))
+    return frozenset(value)
+
+
+@attrs.frozen
+class ContentLimits:
+    """Content rules of one channel (C1–C4, C6, X3).
+
+    ``text_max`` is counted in ``text_unit``; with ``TextUnit.SMS_SEGMENTS`` it is a
+    number of segments. ``None`` means no limit.
+    """
+
+    text_max: int | None = None
+    text_unit: TextUnit = TextUnit.CHARACTERS
+    caption_max: int | None = None
+    template_body_max: int | None = None
+    media: MediaDelivery = MediaDelivery.NATIVE
+    link_separator: str = " "
+    voice_notes: bool = False
+    voice_max: timedelta = timedelta(minutes=5)
+
+
+@attrs.frozen
+class KeywordSet:
+    """Reply keywords of one locale (X1). Matched on the whole reply, case-insensitively."""
+
+    opt_out: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_set)
+    opt_in: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_set)
+    help: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_set)
+
+
+@attrs.frozen
+class DoubleOptIn:
+    """Double opt-in before the first broadcast (B12).
+
+    Only a whole reply equal to one of ``yes_replies`` / ``no_replies`` counts
+    (whitespace and letter case aside). The prompt is re-sent ``reminder_after`` the
+    first one, ``max_prompts`` prompts in all.
+    """
+
+    yes_replies: frozenset[str] = attrs.field(default=frozenset({"S"}), converter=_frozen_set)
+    no_replies: frozenset[str] = attrs.field(default=frozenset({"N"}), converter=_frozen_set)
+    reminder_after: timedelta = timedelta(hours=24)
+    max_prompts: int = 2
+    prompt: str = "Reply S to subscribe to our messages or N to decline."
+
+
+@attrs.frozen
+class TierPolicy:
+    """Unique-recipient messaging limits of a sender (B13, B14).
+
+    ``limits`` are the tiers in order; ``None`` is unlimited. A sender starts at
+    ``limits[0]``. It moves up when its quality is not low and the unique users it
+    notified within ``upgrade_lookback`` reach ``upgrade_factor`` times its current
+    limit, no sooner than ``upgrade_delay`` after that.
+    """
+
+    limits: tuple[int | None, ...]
+    rolling_window: timedelta = timedelta(hours=24)
+    upgrade_factor: float = 2.0
+    upgrade_lookback: timedelta = timedelta(days=7)
+    upgrade_delay: timedelta = timedelta(hours=48)
+    replies_in_window_count: bool = False
+    scope: str = "number"
+
+
+@attrs.frozen
+class QuietHours:
+    """Hours in the recipient's local time when marketing may be sent (X2)."""
+
+    start: time
+    end: time
+
+
+@attrs.frozen
+class ChannelCapabilities:
+    """What one channel kind allows, as resolved from a profile on one date.
+
+    ``window`` is ``None`` for a channel without a messaging window (W1). With
+    ``requires_prior_inbound`` the contact must have written at least once, at any
+    time (W8). The extended window (W3, W4) is granted by ``extended_window_tag``.
+    ``message_tags`` are the tags accepted after the window (W3).
+    ``window_outbound_cap`` caps outbound messages per window (W5);
+    ``chatbot_free_per_month`` is the monthly free quota of chatbot-initiated
+    messages (W6). ``paid_modes`` lists the modes that are billed (B17).
+    """
+
+    kind: ChannelKind
+    window: timedelta | None = None
+    requires_prior_inbound: bool = False
+    extended_window: timedelta | None = None
+    extended_window_tag: str | None = None
+    after_window: AfterWindow = AfterWindow.NOTHING
+    message_tags: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_set)
+    window_outbound_cap: int | None = None
+    chatbot_free_per_month: int | None = None
+    broadcasts: bool = True
+    content: ContentLimits = ContentLimits()
+    paid_modes: frozenset[Mode] = frozenset()
+    rate_per_second: float | None = None
+    daily_recipient_cap: int | None = None
+    tiers: TierPolicy | None = None
+    double_opt_in: DoubleOptIn | None = None
+    keywords: Mapping[str, KeywordSet] = _EMPTY
+    quiet_hours: QuietHours | None = None
+    sources: tuple[str, ...] = ()

@@ -1,0 +1,135 @@
+"""Every exception omnimsg raises, in one tree.
+
+Decisions are values: a refused send is a :class:`~omnimsg.policy.Decision` with a
+reason code, never an exception. Exceptions are for bad input and broken backends::
+
+    OmnimsgError
+    ├── ConfigurationError (ValueError)
+    │   ├── ProfileError              a profile file or override is malformed
+    │   ├── UnknownProfileError (LookupError)
+    │   └── UnknownChannelError (LookupError)
+    ├── InputError (ValueError)
+    │   ├── NaiveDatetimeError        a datetime without tzinfo was passed in
+    │   ├── PhoneNumberError          a phone number is not a valid number
+    │   └── SnippetError              a snippet variable is missing or malformed
+    ├── SegmentError (ValueError)
+    │   └── SegmentValidationError    a segment JSON is malformed (carries every problem)
+    ├── AudienceError (ValueError)    an id list or CSV cannot be read at all
+    ├── StoreError (RuntimeError)     a store backend failed
+    └── TransportError (RuntimeError) a transport failed
+
+Each family also subclasses the builtin a caller would already catch, so
+``except ValueError`` keeps working around omnimsg calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "AudienceError",
+    "ConfigurationError",
+    "InputError",
+    "NaiveDatetimeError",
+    "OmnimsgError",
+    "PhoneNumberError",
+    "ProblemDetail",
+    "ProfileError",
+    "SegmentError",
+    "SegmentValidationError",
+    "SnippetError",
+    "StoreError",
+    "TransportError",
+    "UnknownChannelError",
+    "UnknownProfileError",
+]
+
+
+class OmnimsgError(Exception):
+    """Root of every exception raised by omnimsg."""
+
+
+class ConfigurationError(OmnimsgError, ValueError):
+    """A profile, channel or other configuration is wrong."""
+
+
+class ProfileError(ConfigurationError):
+    """A profile file or override does not match the profile format.
+
+    ``source`` names the file (or ``<dict>``); ``problems`` lists ``(key path, message)``.
+    """
+
+    def __init__(self, source: str, problems: Sequence[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        lines = "; ".join(f"{path or '<root>'}: {msg}" for path, msg in self.problems)
+        super().__init__(f"invalid profile {source}: {lines}")
+
+
+class UnknownProfileError(ConfigurationError, LookupError):
+    """No built-in profile has that name."""
+
+
+class UnknownChannelError(ConfigurationError, LookupError):
+    """A channel kind is not known, or a profile does not define it."""
+
+
+class InputError(OmnimsgError, ValueError):
+    """A value passed to omnimsg is not acceptable."""
+
+
+class NaiveDatetimeError(InputError):
+    """A datetime without tzinfo was passed where an instant is required.
+
+    omnimsg never guesses a time zone: attach one (``datetime.now(UTC)``).
+    """
+
+
+class PhoneNumberError(InputError):
+    """A phone number could not be parsed or is not a valid number."""
+
+
+class SnippetError(InputError):
+    """A snippet (C5) names a variable that is missing or is malformed."""
+
+
+class ProblemDetail(tuple[str, str]):
+    """``(path, message)``: one problem found while validating input."""
+
+    __slots__ = ()
+
+    def __new__(cls, path: str, message: str) -> ProblemDetail:
+        return super().__new__(cls, (path, message))
+
+    @property
+    def path(self) -> str:
+        return self[0]
+
+    @property
+    def message(self) -> str:
+        return self[1]
+
+
+class SegmentError(OmnimsgError, ValueError):
+    """A segment cannot be used."""
+
+
+class SegmentValidationError(SegmentError):
+    """A segment definition is malformed; ``problems`` lists every ``(path, message)``."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = tuple(ProblemDetail(p, m) for p, m in problems)
+        lines = "; ".join(f"{p or '<root>'}: {m}" for p, m in self.problems)
+        super().__init__(f"invalid segment: {lines}")
+
+
+class AudienceError(OmnimsgError, ValueError):
+    """An audience source (id list, CSV) cannot be read at all."""
+
+
+class StoreError(OmnimsgError, RuntimeError):
+    """A store backend failed; the driver's exception is chained as ``__cause__``."""
+
+
+class TransportError(OmnimsgError, RuntimeError):
+    """A transport failed; the driver's exception is chained as ``__cause__``."""
