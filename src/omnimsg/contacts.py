@@ -122,9 +122,7 @@ class Contact:
     last_interacted_channel: ChannelKind | None = None
     conversation_status: ConversationStatus | None = None
     assignee: str | None = None
-    subscriptions: Mapping[str, SubscriptionStatus] = attrs.field(
-        factory=dict, converter=_mapping
-    )
+    subscriptions: Mapping[str, SubscriptionStatus] = attrs.field(factory=dict, converter=_mapping)
     created_at: datetime | None = None
     channels: frozenset[ChannelKind] = attrs.field(init=False, eq=False, repr=False)
 

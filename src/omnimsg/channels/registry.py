@@ -1,0 +1,298 @@
+"""Profiles: load them (built-in, from a file, from a dict), derive them, resolve them.
+
+A :class:`Profile` is validated once when loaded. :meth:`Profile.capabilities` resolves
+one channel kind as of an instant into a frozen
+:class:`~omnimsg.channels.capabilities.ChannelCapabilities` and caches it per period
+in which no dated value changes, so the hot path asks for capabilities once and
+reuses them. Reading files happens here, at the boundary, never in the policy core.
+"""
+
+from __future__ import annotations
+
+import bisect
+import tomllib
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime, time
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+from pydantic import BaseModel, ValidationError
+
+from omnimsg._time import require_aware
+from omnimsg.channels.capabilities import (
+    ChannelCapabilities,
+    ContentLimits,
+    DoubleOptIn,
+    KeywordSet,
+    QuietHours,
+    TierPolicy,
+)
+from omnimsg.channels.kinds import ChannelKind, parse_channel_kind
+from omnimsg.channels.schema import ChannelSpec, DatedEntry, ProfileSpec, instant_of
+from omnimsg.errors import (
+    ConfigurationError,
+    ProfileError,
+    UnknownChannelError,
+    UnknownProfileError,
+)
+
+__all__ = [
+    "Profile",
+    "builtin_profile_names",
+    "load_profile",
+    "profile_from_dict",
+]
+
+_PROFILE_PACKAGE = "omnimsg.channels.profiles"
+
+
+def builtin_profile_names() -> tuple[str, ...]:
+    """Names of the profiles shipped with omnimsg, sorted."""
+    files = resources.files(_PROFILE_PACKAGE).iterdir()
+    return tuple(sorted(f.name[:-5] for f in files if f.name.endswith(".toml")))
+
+
+def _error_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in ("dated", "plain") or "[" in part or "(" in part:
+            continue
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def _merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validate(data: Mapping[str, Any], source: str) -> ProfileSpec:
+    try:
+        return ProfileSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = [(_error_path(err["loc"]), err["msg"]) for err in exc.errors()]
+        raise ProfileError(source, problems) from None
+
+
+def profile_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Profile:
+    """Build a profile from already-parsed data (the same shape as a profile file).
+
+    With ``extends = "<built-in name>"`` the data is merged over that built-in profile
+    (tables merge key by key, other values replace). Raises
+    :class:`~omnimsg.errors.ProfileError` naming ``source``, the key path and the problem.
+    """
+    if not isinstance(data, Mapping):
+        raise ProfileError(
+            source, [("", f"expected a table of settings, got {type(data).__name__}")]
+        )
+    raw = dict(data)
+    parent = raw.get("extends")
+    if isinstance(parent, str):
+        base = load_profile(parent)
+        raw = _merge(base.raw, {k: v for k, v in raw.items() if k != "extends"})
+        raw["extends"] = parent
+    return Profile(spec=_validate(raw, source), raw=raw, source=source)
+
+
+def _read_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(source, [("", f"not valid TOML: {exc}")]) from None
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Load a built-in profile by name (``"respondio"``) or a profile file by path.
+
+    Raises :class:`~omnimsg.errors.UnknownProfileError` for an unknown name and
+    :class:`~omnimsg.errors.ProfileError` for a malformed file.
+    """
+    if isinstance(name_or_path, Path) or str(name_or_path).endswith(".toml"):
+        path = Path(name_or_path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read profile file {path}: {exc.strerror}") from None
+        return profile_from_dict(_read_toml(text, str(path)), source=str(path))
+    name = str(name_or_path)
+    if name not in builtin_profile_names():
+        known = ", ".join(builtin_profile_names())
+        raise UnknownProfileError(f"no built-in profile {name!r}; built-in profiles: {known}")
+    resource = resources.files(_PROFILE_PACKAGE).joinpath(f"{name}.toml")
+    source = f"<built-in profile {name}>"
+    return profile_from_dict(
+        _read_toml(resource.read_text(encoding="utf-8"), source), source=source
+    )
+
+
+def _as_instant(as_of: date | datetime) -> datetime:
+    if isinstance(as_of, datetime):
+        return require_aware(as_of, "as_of")
+    return datetime.combine(as_of, time(0), tzinfo=UTC)
+
+
+def _bounds(value: Any) -> Iterator[datetime]:
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _bounds(getattr(value, name))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _bounds(item)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, DatedEntry):
+                for bound in (item.effective_from, item.effective_to):
+                    if bound is not None:
+                        yield instant_of(bound)
+
+
+class _Resolver:
+    """Picks, for one instant, the value in force of every dated setting."""
+
+    def __init__(self, at: datetime, where: str) -> None:
+        self.at = at
+        self.where = where
+        self.sources: list[str] = []
+
+    def pick(self, value: Any, path: str) -> Any:
+        if not (isinstance(value, list) and value and isinstance(value[0], DatedEntry)):
+            return value
+        for entry in value:
+            start = instant_of(entry.effective_from) if entry.effective_from else None
+            end = instant_of(entry.effective_to) if entry.effective_to else None
+            if (start is None or start <= self.at) and (end is None or self.at < end):
+                if entry.source and entry.source not in self.sources:
+                    self.sources.append(entry.source)
+                return entry.value
+        raise ConfigurationError(f"{self.where}.{path}: no value in force on {self.at.isoformat()}")
+
+    def fields(self, model: BaseModel, prefix: str) -> dict[str, Any]:
+        return {
+            name: self.pick(getattr(model, name), f"{prefix}{name}")
+            for name in type(model).model_fields
+        }
+
+
+def _capabilities(
+    kind: ChannelKind, spec: ChannelSpec, at: datetime, where: str
+) -> ChannelCapabilities:
+    r = _Resolver(at, where)
+    top = r.fields(spec, "")
+    content = ContentLimits(**r.fields(spec.content, "content."))
+    tiers = None
+    if spec.tiers is not None:
+        t = r.fields(spec.tiers, "tiers.")
+        t["limits"] = tuple(t["limits"])
+        tiers = TierPolicy(**t)
+    opt_in = None
+    if spec.double_opt_in is not None:
+        opt_in = DoubleOptIn(**spec.double_opt_in.model_dump())
+    keywords = MappingProxyType(
+        {locale.lower(): KeywordSet(**ks.model_dump()) for locale, ks in spec.keywords.items()}
+    )
+    quiet = None
+    if spec.quiet_hours is not None:
+        quiet = QuietHours(start=spec.quiet_hours.start, end=spec.quiet_hours.end)
+    return ChannelCapabilities(
+        kind=kind,
+        window=top["window"],
+        requires_prior_inbound=top["requires_prior_inbound"],
+        extended_window=top["extended_window"],
+        extended_window_tag=top["extended_window_tag"],
+        after_window=top["after_window"],
+        message_tags=frozenset(top["message_tags"]),
+        window_outbound_cap=top["window_outbound_cap"],
+        chatbot_free_per_month=top["chatbot_free_per_month"],
+        broadcasts=top["broadcasts"],
+        content=content,
+        paid_modes=frozenset(top["paid_modes"]),
+        rate_per_second=top["rate_per_second"],
+        daily_recipient_cap=top["daily_recipient_cap"],
+        tiers=tiers,
+        double_opt_in=opt_in,
+        keywords=keywords,
+        quiet_hours=quiet,
+        sources=tuple(spec.sources) + tuple(s for s in r.sources if s not in spec.sources),
+    )
+
+
+@attrs.frozen
+class Profile:
+    """A named, validated bundle of channel capabilities (SPEC W8).
+
+    Build with :func:`load_profile` or :func:`profile_from_dict`; derive variants with
+    :meth:`derive`. ``raw`` is the merged data the profile was validated from.
+    """
+
+    spec: ProfileSpec
+    raw: Mapping[str, Any] = attrs.field(repr=False)
+    source: str = "<dict>"
+    _cache: dict[tuple[ChannelKind, int], ChannelCapabilities] = attrs.field(
+        factory=dict, init=False, repr=False, eq=False
+    )
+    _boundaries: dict[ChannelKind, list[datetime]] = attrs.field(
+        factory=dict, init=False, repr=False, eq=False
+    )
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def description(self) -> str:
+        return self.spec.description
+
+    @property
+    def kinds(self) -> tuple[ChannelKind, ...]:
+        """The channel kinds this profile defines, in declaration order."""
+        return tuple(self.spec.channels)
+
+    def capabilities(
+        self, kind: str | ChannelKind, *, as_of: date | datetime
+    ) -> ChannelCapabilities:
+        """What ``kind`` allows under this profile as of an instant (or a date, 00:00 UTC).
+
+        Raises :class:`~omnimsg.errors.UnknownChannelError` if the kind is unknown or
+        not in this profile, :class:`~omnimsg.errors.NaiveDatetimeError` for a naive
+        ``as_of``.
+        """
+        kind = parse_channel_kind(kind)
+        spec = self.spec.channels.get(kind)
+        if spec is None:
+            defined = ", ".join(k.value for k in self.kinds)
+            raise UnknownChannelError(
+                f"profile {self.name!r} does not define channel {kind.value!r}; "
+                f"it defines: {defined}"
+            )
+        at = _as_instant(as_of)
+        bounds = self._boundaries.get(kind)
+        if bounds is None:
+            bounds = sorted(set(_bounds(spec)))
+            self._boundaries[kind] = bounds
+        key = (kind, bisect.bisect_right(bounds, at))
+        caps = self._cache.get(key)
+        if caps is None:
+            caps = _capabilities(kind, spec, at, f"{self.name}.channels.{kind.value}")
+            self._cache[key] = caps
+        return caps
+
+    def derive(self, name: str, overrides: Mapping[str, Any] | None = None) -> Profile:
+        """A new profile: this one with ``overrides`` merged in (tables merge, values replace).
+
+        ``profile.derive("mine", {"channels": {"viber": {"chatbot_free_per_month": 0}}})``
+        """
+        raw = _merge(self.raw, overrides or {})
+        raw["name"] = name
+        source = f"{self.source} derived as {name}"
+        return Profile(spec=_validate(raw, source), raw=raw, source=source)

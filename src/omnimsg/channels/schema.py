@@ -1,0 +1,264 @@
+"""The profile file format: pydantic models that parse and validate, nothing more.
+
+A profile is a named bundle of channel capabilities. Any leaf value may be given
+plainly or as a list of dated entries (SPEC section 7)::
+
+    window_outbound_cap = [
+      { value = 20, effective_to = 2023-06-12, source = "WeChat docs" },
+      { value = 5, effective_from = 2023-06-12, source = "WeChat docs" },
+    ]
+
+``effective_from`` is inclusive, ``effective_to`` exclusive; dates mean 00:00 UTC.
+This module turns raw data into validated models; :mod:`omnimsg.channels.registry`
+resolves them to :class:`~omnimsg.channels.capabilities.ChannelCapabilities` as of a date.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeAlias, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from omnimsg._time import parse_duration
+from omnimsg.channels.kinds import AfterWindow, ChannelKind, MediaDelivery, Mode, TextUnit
+from omnimsg.errors import InputError
+
+__all__ = [
+    "ChannelSpec",
+    "ContentSpec",
+    "DatedEntry",
+    "DoubleOptInSpec",
+    "KeywordSetSpec",
+    "ProfileSpec",
+    "QuietHoursSpec",
+    "TierSpec",
+    "instant_of",
+]
+
+T = TypeVar("T")
+
+
+def instant_of(value: date | datetime) -> datetime:
+    """A bound of a dated entry as an aware instant: a date means 00:00 UTC."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("dated bounds must be dates or timezone-aware datetimes")
+        return value
+    return datetime.combine(value, time(0), tzinfo=UTC)
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.strip().lower() in ("none", "off", ""):
+            return None
+        try:
+            return parse_duration(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    return value
+
+
+def _clock_time(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"expected a local time like '08:00', got {value!r}") from None
+    return value
+
+
+Duration = Annotated[timedelta | None, BeforeValidator(_duration)]
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatedEntry(_Model, Generic[T]):
+    """One value of a setting with the period it is in force and where it comes from."""
+
+    value: T
+    effective_from: date | datetime | None = None
+    effective_to: date | datetime | None = None
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> DatedEntry[T]:
+        if (
+            self.effective_from is not None
+            and self.effective_to is not None
+            and instant_of(self.effective_from) >= instant_of(self.effective_to)
+        ):
+            raise ValueError("effective_from must be before effective_to")
+        for bound in (self.effective_from, self.effective_to):
+            if bound is not None:
+                instant_of(bound)
+        return self
+
+
+def _check_no_overlap(entries: list[DatedEntry[Any]]) -> list[DatedEntry[Any]]:
+    lo = datetime.min.replace(tzinfo=UTC)
+    hi = datetime.max.replace(tzinfo=UTC)
+    spans = sorted(
+        (
+            instant_of(e.effective_from) if e.effective_from is not None else lo,
+            instant_of(e.effective_to) if e.effective_to is not None else hi,
+        )
+        for e in entries
+    )
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        if start < end:
+            raise ValueError("dated entries overlap; each instant may have one value")
+    return entries
+
+
+def _which(value: Any) -> str:
+    if (
+        isinstance(value, list)
+        and value
+        and all(
+            isinstance(v, dict | DatedEntry) and (isinstance(v, DatedEntry) or "value" in v)
+            for v in value
+        )
+    ):
+        return "dated"
+    return "plain"
+
+
+def _entries_do_not_overlap(value: list[DatedEntry[Any]]) -> list[DatedEntry[Any]]:
+    return _check_no_overlap(value)
+
+
+def _dated(inner: Any) -> Any:
+    return Annotated[
+        Annotated[
+            list[DatedEntry[inner]],
+            AfterValidator(_entries_do_not_overlap),
+            Tag("dated"),
+        ]
+        | Annotated[inner, Tag("plain")],
+        Discriminator(_which),
+    ]
+
+
+if TYPE_CHECKING:
+    Dated: TypeAlias = T | list[DatedEntry[T]]
+    """A setting given plainly, or as non-overlapping dated entries (SPEC section 7)."""
+else:
+
+    class Dated:
+        """A setting given plainly, or as non-overlapping dated entries (SPEC section 7)."""
+
+        def __class_getitem__(cls, inner: Any) -> Any:
+            return _dated(inner)
+
+
+class ContentSpec(_Model):
+    """Content limits of a channel (C1–C4, C6, X3)."""
+
+    text_max: Dated[int | None] = None
+    text_unit: Dated[TextUnit] = TextUnit.CHARACTERS
+    caption_max: Dated[int | None] = None
+    template_body_max: Dated[int | None] = None
+    media: Dated[MediaDelivery] = MediaDelivery.NATIVE
+    link_separator: Dated[str] = " "
+    voice_notes: Dated[bool] = False
+    voice_max: Dated[Duration] = timedelta(minutes=5)
+
+
+class KeywordSetSpec(_Model):
+    """Reply keywords of one locale (X1)."""
+
+    opt_out: list[str] = Field(default_factory=list)
+    opt_in: list[str] = Field(default_factory=list)
+    help: list[str] = Field(default_factory=list)
+
+
+class DoubleOptInSpec(_Model):
+    """Double opt-in before the first broadcast (B12)."""
+
+    yes_replies: list[str] = Field(default_factory=lambda: ["S"])
+    no_replies: list[str] = Field(default_factory=lambda: ["N"])
+    reminder_after: Duration = timedelta(hours=24)
+    max_prompts: int = Field(default=2, ge=1)
+    prompt: str = "Reply S to subscribe to our messages or N to decline."
+
+
+class TierSpec(_Model):
+    """Unique-recipient messaging tiers (B13, B14)."""
+
+    limits: Dated[list[int | None]]
+    rolling_window: Dated[Duration] = timedelta(hours=24)
+    upgrade_factor: Dated[float] = 2.0
+    upgrade_lookback: Dated[Duration] = timedelta(days=7)
+    upgrade_delay: Dated[Duration] = timedelta(hours=48)
+    replies_in_window_count: Dated[bool] = False
+    scope: Dated[str] = "number"
+
+
+class QuietHoursSpec(_Model):
+    """Allowed sending hours in the recipient's local time (X2)."""
+
+    start: ClockTime
+    end: ClockTime
+
+
+class ChannelSpec(_Model):
+    """Everything a profile says about one channel kind."""
+
+    window: Dated[Duration] = None
+    requires_prior_inbound: Dated[bool] = False
+    extended_window: Dated[Duration] = None
+    extended_window_tag: Dated[str | None] = None
+    after_window: Dated[AfterWindow] = AfterWindow.NOTHING
+    message_tags: Dated[list[str]] = Field(default_factory=list)
+    window_outbound_cap: Dated[int | None] = None
+    chatbot_free_per_month: Dated[int | None] = None
+    broadcasts: Dated[bool] = True
+    paid_modes: Dated[list[Mode]] = Field(default_factory=list)
+    rate_per_second: Dated[float | None] = None
+    daily_recipient_cap: Dated[int | None] = None
+    content: ContentSpec = Field(default_factory=ContentSpec)
+    tiers: TierSpec | None = None
+    double_opt_in: DoubleOptInSpec | None = None
+    keywords: dict[str, KeywordSetSpec] = Field(default_factory=dict)
+    quiet_hours: QuietHoursSpec | None = None
+    sources: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _extended_window_needs_tag(self) -> ChannelSpec:
+        if self.extended_window is not None and self.extended_window_tag is None:
+            raise ValueError("extended_window needs extended_window_tag (the tag that grants it)")
+        return self
+
+
+class ProfileSpec(_Model):
+    """A whole profile file."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    sources: list[str] = Field(default_factory=list)
+    extends: str | None = None
+    channels: dict[ChannelKind, ChannelSpec] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_simple(cls, value: str) -> str:
+        if not value.replace("_", "").replace("-", "").isalnum():
+            raise ValueError("a profile name uses letters, digits, '-' and '_' only")
+        return value
