@@ -1,0 +1,346 @@
+"""The decision: may this message go to this contact on this channel now, and how (W1–W8).
+
+Everything here is pure: capabilities, conversation state, account state, the
+message and ``now`` come in; a :class:`Decision` comes out. A refused send is a
+decision with a reason code, never an exception; only bad input raises.
+
+All window, mode and quota logic lives in :func:`decide`; content rules are in
+:mod:`omnimsg.policy.content`. The order of checks is: consent (X1, B12), broadcast
+support (B4), window and mode (W1–W8), content (C1–C6, X3).
+
+``decide`` is the hot path: it builds nothing it can reuse. Decisions that do not
+depend on the instant are built once at import; rendered content is cached on the
+:class:`Message` per content-limits object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, tzinfo
+from typing import NamedTuple
+
+import attrs
+
+from omnimsg._time import require_aware
+from omnimsg.channels.capabilities import ChannelCapabilities, ContentLimits
+from omnimsg.channels.kinds import AfterWindow, Mode
+from omnimsg.errors import InputError, NaiveDatetimeError
+from omnimsg.policy.content import Media, OutboundContent, render_content
+from omnimsg.policy.optin import SubscriptionStatus
+from omnimsg.policy.reasons import RULE_OF, Reason
+
+__all__ = ["AccountState", "ConversationState", "Decision", "Message", "decide"]
+
+
+def _aware_or_none(
+    _inst: object, attribute: attrs.Attribute[datetime | None], value: object
+) -> None:
+    if value is not None:
+        if not isinstance(value, datetime):
+            raise InputError(f"{attribute.name} must be a datetime, got {type(value).__name__}")
+        require_aware(value, attribute.name)
+
+
+def _non_negative(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 0:
+        raise InputError(f"{attribute.name} must be >= 0, got {value}")
+
+
+def _media(value: Media | Iterable[Media]) -> tuple[Media, ...]:
+    if isinstance(value, Media):
+        return (value,)
+    return tuple(value)
+
+
+@attrs.frozen
+class Message:
+    """What is to be sent.
+
+    ``template`` names a pre-approved template (W2); ``tag`` is a message tag (W3).
+    ``marketing`` messages obey opt-outs (X1); a ``broadcast`` is marketing too and
+    also needs the channel to support broadcasts (B4) and, where the profile asks
+    for it, a confirmed double opt-in (B12).
+
+    Build a message once and decide it for many contacts: its rendered content is
+    cached per channel content limits.
+    """
+
+    text: str = ""
+    media: tuple[Media, ...] = attrs.field(default=(), converter=_media)
+    template: str | None = None
+    tag: str | None = None
+    marketing: bool = False
+    broadcast: bool = False
+    _rendered: dict[int, tuple[ContentLimits, OutboundContent]] = attrs.field(
+        factory=dict, init=False, repr=False, eq=False, hash=False
+    )
+
+    def render(self, limits: ContentLimits) -> OutboundContent:
+        """The content as it goes under ``limits`` (cached)."""
+        hit = self._rendered.get(id(limits))
+        if hit is not None and hit[0] is limits:
+            return hit[1]
+        content = render_content(self.text, self.media, limits, template=self.template is not None)
+        self._rendered[id(limits)] = (limits, content)
+        return content
+
+
+@attrs.frozen
+class ConversationState:
+    """A contact's state on one channel account.
+
+    ``last_inbound_at``: the contact's last message (``None``: never wrote).
+    ``outbound_since_inbound``: messages sent since then (W5).
+    ``subscription``: opt-in status with this sender (B12, X1).
+    """
+
+    last_inbound_at: datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    outbound_since_inbound: int = attrs.field(default=0, validator=_non_negative)
+    subscription: SubscriptionStatus = SubscriptionStatus.NOT_ASKED
+
+    def after_inbound(self, at: datetime) -> ConversationState:
+        """The state after the contact writes at ``at``: window and counter reset (W5)."""
+        return attrs.evolve(self, last_inbound_at=at, outbound_since_inbound=0)
+
+    def after_outbound(self) -> ConversationState:
+        """The state after one more outbound message."""
+        return attrs.evolve(self, outbound_since_inbound=self.outbound_since_inbound + 1)
+
+
+def _month(instant: datetime, zone: tzinfo) -> tuple[int, int]:
+    local = instant.astimezone(zone)
+    return (local.year, local.month)
+
+
+@attrs.frozen
+class AccountState:
+    """A channel account's (sender's) own state.
+
+    ``chatbot_initiated_count`` counts chatbot-initiated messages sent in the calendar
+    month ``chatbot_month`` (year, month) of ``timezone`` (W6); a count for another
+    month is a count of zero. ``paid_chatbot_terms``: the account agreed to paid
+    commercial terms, so sends beyond the free quota go, paid.
+    """
+
+    timezone: tzinfo = UTC
+    chatbot_month: tuple[int, int] | None = None
+    chatbot_initiated_count: int = attrs.field(default=0, validator=_non_negative)
+    paid_chatbot_terms: bool = False
+
+    def chatbot_count_at(self, now: datetime) -> int:
+        """Chatbot-initiated messages already sent in ``now``'s month (W6)."""
+        if self.chatbot_month != _month(now, self.timezone):
+            return 0
+        return self.chatbot_initiated_count
+
+    def after_chatbot_initiated(self, now: datetime) -> AccountState:
+        """The state after one more chatbot-initiated message at ``now``."""
+        return attrs.evolve(
+            self,
+            chatbot_month=_month(now, self.timezone),
+            chatbot_initiated_count=self.chatbot_count_at(now) + 1,
+        )
+
+
+_DEFAULT_ACCOUNT = AccountState()
+
+
+class Decision(NamedTuple):
+    """The answer to "may this go now, and how?" (W7).
+
+    ``allowed``: whether this message, as given, may be sent now. ``mode``: how a
+    message may go now (``BLOCKED`` when nothing may). ``reason``: a stable code
+    (:class:`~omnimsg.policy.reasons.Reason`); ``rule`` is its SPEC id.
+    ``window_closes_at``: when the window that applies now closes (``None`` without
+    one). ``remaining_in_window``: outbound messages still allowed in the window,
+    this one included (W5), or free chatbot-initiated messages left this month (W6).
+    ``paid``: the send is billed (B17, W6). ``content``: the content as it will go,
+    for allowed sends and content refusals.
+
+    An immutable named tuple, so that deciding stays cheap; ``bool(decision)`` is
+    ``decision.allowed``.
+    """
+
+    allowed: bool
+    mode: Mode
+    reason: Reason
+    window_closes_at: datetime | None = None
+    remaining_in_window: int | None = None
+    paid: bool = False
+    content: OutboundContent | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    @property
+    def rule(self) -> str:
+        """The SPEC rule id behind :attr:`reason`."""
+        return RULE_OF[self.reason]
+
+    def explain(self) -> str:
+        """The decision in words, for logs and command lines."""
+        from omnimsg.policy.explain import explain
+
+        return explain(self)
+
+
+_new = tuple.__new__
+
+
+def _blocked(reason: Reason) -> Decision:
+    return Decision(False, Mode.BLOCKED, reason)
+
+
+_OPTED_OUT = _blocked(Reason.OPTED_OUT)
+_OPT_IN_REQUIRED = _blocked(Reason.OPT_IN_REQUIRED)
+_OPT_IN_PENDING = _blocked(Reason.OPT_IN_PENDING)
+_OPT_IN_DECLINED = _blocked(Reason.OPT_IN_DECLINED)
+_NO_BROADCASTS = _blocked(Reason.BROADCASTS_NOT_SUPPORTED)
+_NO_PRIOR_INBOUND = _blocked(Reason.NO_PRIOR_INBOUND)
+_WINDOW_CLOSED = _blocked(Reason.WINDOW_CLOSED)
+_CAP_REACHED = _blocked(Reason.WINDOW_CAP_REACHED)
+_CONSENT = {
+    SubscriptionStatus.NOT_ASKED: _OPT_IN_REQUIRED,
+    SubscriptionStatus.PROMPTED: _OPT_IN_PENDING,
+    SubscriptionStatus.DECLINED: _OPT_IN_DECLINED,
+    SubscriptionStatus.UNSUBSCRIBED: _OPTED_OUT,
+}
+_UNSUBSCRIBED = SubscriptionStatus.UNSUBSCRIBED
+_SUBSCRIBED = SubscriptionStatus.SUBSCRIBED
+_FREE_FORM = Mode.FREE_FORM
+_TEMPLATE = Mode.TEMPLATE
+_TAG = Mode.TAG
+_CHATBOT = Mode.CHATBOT_INITIATED
+
+
+def _allow(
+    caps: ChannelCapabilities,
+    message: Message,
+    mode: Mode,
+    reason: Reason,
+    closes: datetime | None,
+    remaining: int | None,
+    paid: bool,
+) -> Decision:
+    content = message.render(caps.content)
+    problem = content.problem
+    if problem is not None:
+        return _new(Decision, (False, mode, problem, closes, remaining, paid, content))
+    return _new(
+        Decision, (True, mode, reason, closes, remaining, paid or mode in caps.paid_modes, content)
+    )
+
+
+def _refuse(mode: Mode, reason: Reason, closes: datetime | None) -> Decision:
+    return _new(Decision, (False, mode, reason, closes, None, False, None))
+
+
+def decide(
+    caps: ChannelCapabilities,
+    conversation: ConversationState,
+    message: Message,
+    *,
+    now: datetime,
+    account: AccountState | None = None,
+) -> Decision:
+    """Decide whether ``message`` may go to a contact in ``conversation`` now, and how.
+
+    Args:
+        caps: the channel's capabilities, from ``profile.capabilities(kind, as_of=now)``.
+        conversation: the contact's state on the sending account.
+        message: what is to be sent.
+        now: the instant of the send; must be timezone-aware.
+        account: the sending account's state (chatbot-initiated quota, W6).
+
+    Returns:
+        A :class:`Decision`; a refusal is a decision, not an exception.
+
+    Raises:
+        NaiveDatetimeError: ``now`` has no time zone.
+    """
+    if now.tzinfo is None:
+        raise NaiveDatetimeError(
+            f"now must be timezone-aware, got naive datetime {now.isoformat()!r}"
+        )
+
+    # Consent first (X1, B12): an opted-out contact gets no marketing whatever the window.
+    if message.marketing or message.broadcast:
+        status = conversation.subscription
+        if status is _UNSUBSCRIBED:
+            return _OPTED_OUT
+        if message.broadcast:
+            if not caps.broadcasts:
+                return _NO_BROADCASTS
+            if caps.double_opt_in is not None and status is not _SUBSCRIBED:
+                return _CONSENT[status]
+
+    window = caps.window
+    last = conversation.last_inbound_at
+    if window is None:
+        if last is None and caps.requires_prior_inbound:
+            return _NO_PRIOR_INBOUND
+        return _allow(caps, message, _FREE_FORM, Reason.NO_WINDOW, None, None, False)
+
+    if last is not None:
+        closes = last + window
+        if now < closes:
+            cap = caps.window_outbound_cap
+            if cap is None:
+                return _allow(caps, message, _FREE_FORM, Reason.WITHIN_WINDOW, closes, None, False)
+            remaining = cap - conversation.outbound_since_inbound
+            if remaining <= 0:
+                return _CAP_REACHED
+            return _allow(caps, message, _FREE_FORM, Reason.WITHIN_WINDOW, closes, remaining, False)
+        extended = caps.extended_window
+        if extended is not None:
+            ext_closes = last + extended
+            if now < ext_closes:
+                tag = message.tag
+                if tag is not None and tag == caps.extended_window_tag:
+                    return _allow(
+                        caps, message, _TAG, Reason.WITHIN_EXTENDED_WINDOW, ext_closes, None, False
+                    )
+                return _after_window(caps, message, now, account, ext_closes)
+    if caps.requires_prior_inbound and last is None:
+        return _NO_PRIOR_INBOUND
+    return _after_window(caps, message, now, account, None)
+
+
+def _after_window(
+    caps: ChannelCapabilities,
+    message: Message,
+    now: datetime,
+    account: AccountState | None,
+    extended_closes: datetime | None,
+) -> Decision:
+    after = caps.after_window
+    if after is AfterWindow.TEMPLATE:
+        if message.template is not None:
+            return _allow(
+                caps, message, _TEMPLATE, Reason.TEMPLATE_OUTSIDE_WINDOW, None, None, False
+            )
+        return _refuse(_TEMPLATE, Reason.TEMPLATE_REQUIRED, None)
+    if after is AfterWindow.MESSAGE_TAG:
+        tag = message.tag
+        if tag is not None and tag in caps.message_tags:
+            return _allow(
+                caps, message, _TAG, Reason.TAG_OUTSIDE_WINDOW, extended_closes, None, False
+            )
+        if tag is None or (tag == caps.extended_window_tag and extended_closes is not None):
+            return _refuse(_TAG, Reason.TAG_REQUIRED, extended_closes)
+        return _refuse(_TAG, Reason.TAG_NOT_ALLOWED, extended_closes)
+    if after is AfterWindow.CHATBOT_INITIATED:
+        acct = account if account is not None else _DEFAULT_ACCOUNT
+        free = caps.chatbot_free_per_month
+        if free is None:
+            return _allow(caps, message, _CHATBOT, Reason.CHATBOT_INITIATED_FREE, None, None, False)
+        left = free - acct.chatbot_count_at(now)
+        if left > 0:
+            return _allow(caps, message, _CHATBOT, Reason.CHATBOT_INITIATED_FREE, None, left, False)
+        if acct.paid_chatbot_terms:
+            return _allow(caps, message, _CHATBOT, Reason.CHATBOT_INITIATED_PAID, None, 0, True)
+        return _refuse(_CHATBOT, Reason.CHATBOT_QUOTA_EXHAUSTED, None)
+    # In the extended window only its tag may go; after it, nothing (W4).
+    if extended_closes is not None:
+        return _refuse(_TAG, Reason.TAG_REQUIRED, extended_closes)
+    return _WINDOW_CLOSED
