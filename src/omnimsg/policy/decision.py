@@ -71,17 +71,31 @@ class Message:
     tag: str | None = None
     marketing: bool = False
     broadcast: bool = False
+    # The last rendering is kept as one (limits, content) pair, replaced in a single
+    # assignment so that threads deciding the same message never see a mixed pair;
+    # decide() reads it without a call. The dict keeps one rendering per
+    # content-limits object for multi-channel sends.
+    _last: tuple[ContentLimits, OutboundContent] | None = attrs.field(
+        default=None, init=False, repr=False, eq=False, hash=False
+    )
     _rendered: dict[int, tuple[ContentLimits, OutboundContent]] = attrs.field(
         factory=dict, init=False, repr=False, eq=False, hash=False
     )
 
     def render(self, limits: ContentLimits) -> OutboundContent:
-        """The content as it goes under ``limits`` (cached)."""
+        """The content as it goes under ``limits`` (cached per limits object)."""
+        last = self._last
+        if last is not None and last[0] is limits:
+            return last[1]
         hit = self._rendered.get(id(limits))
         if hit is not None and hit[0] is limits:
-            return hit[1]
-        content = render_content(self.text, self.media, limits, template=self.template is not None)
-        self._rendered[id(limits)] = (limits, content)
+            content = hit[1]
+        else:
+            content = render_content(
+                self.text, self.media, limits, template=self.template is not None
+            )
+            self._rendered[id(limits)] = (limits, content)
+        object.__setattr__(self, "_last", (limits, content))
         return content
 
 
@@ -207,28 +221,24 @@ _CONSENT = {
 }
 _UNSUBSCRIBED = SubscriptionStatus.UNSUBSCRIBED
 _SUBSCRIBED = SubscriptionStatus.SUBSCRIBED
+# Enum member lookups cost more than a global read; the hot path uses these names.
 _FREE_FORM = Mode.FREE_FORM
 _TEMPLATE = Mode.TEMPLATE
 _TAG = Mode.TAG
 _CHATBOT = Mode.CHATBOT_INITIATED
+_AFTER_TEMPLATE = AfterWindow.TEMPLATE
+_AFTER_TAG = AfterWindow.MESSAGE_TAG
+_AFTER_CHATBOT = AfterWindow.CHATBOT_INITIATED
+_NO_WINDOW = Reason.NO_WINDOW
+_WITHIN = Reason.WITHIN_WINDOW
+_WITHIN_EXTENDED = Reason.WITHIN_EXTENDED_WINDOW
+_TEMPLATE_OUTSIDE = Reason.TEMPLATE_OUTSIDE_WINDOW
+_TAG_OUTSIDE = Reason.TAG_OUTSIDE_WINDOW
+_CHATBOT_FREE = Reason.CHATBOT_INITIATED_FREE
 
 
-def _allow(
-    caps: ChannelCapabilities,
-    message: Message,
-    mode: Mode,
-    reason: Reason,
-    closes: datetime | None,
-    remaining: int | None,
-    paid: bool,
-) -> Decision:
-    content = message.render(caps.content)
-    problem = content.problem
-    if problem is not None:
-        return _new(Decision, (False, mode, problem, closes, remaining, paid, content))
-    return _new(
-        Decision, (True, mode, reason, closes, remaining, paid or mode in caps.paid_modes, content)
-    )
+_Allowed = tuple[Mode, Reason, datetime | None, int | None, bool]
+"""What the window rules grant: mode, reason, window close, remaining, paid."""
 
 
 def _refuse(mode: Mode, reason: Reason, closes: datetime | None) -> Decision:
@@ -276,69 +286,84 @@ def decide(
 
     window = caps.window
     last = conversation.last_inbound_at
+    closes: datetime | None = None
+    remaining: int | None = None
+    paid = False
     if window is None:
         if last is None and caps.requires_prior_inbound:
             return _NO_PRIOR_INBOUND
-        return _allow(caps, message, _FREE_FORM, Reason.NO_WINDOW, None, None, False)
-
-    if last is not None:
-        closes = last + window
-        if now < closes:
-            cap = caps.window_outbound_cap
-            if cap is None:
-                return _allow(caps, message, _FREE_FORM, Reason.WITHIN_WINDOW, closes, None, False)
+        mode, reason = _FREE_FORM, _NO_WINDOW
+    elif last is not None and now < (closes := last + window):
+        cap = caps.window_outbound_cap
+        if cap is not None:
             remaining = cap - conversation.outbound_since_inbound
             if remaining <= 0:
                 return _CAP_REACHED
-            return _allow(caps, message, _FREE_FORM, Reason.WITHIN_WINDOW, closes, remaining, False)
-        extended = caps.extended_window
-        if extended is not None:
-            ext_closes = last + extended
-            if now < ext_closes:
-                tag = message.tag
-                if tag is not None and tag == caps.extended_window_tag:
-                    return _allow(
-                        caps, message, _TAG, Reason.WITHIN_EXTENDED_WINDOW, ext_closes, None, False
-                    )
-                return _after_window(caps, message, now, account, ext_closes)
-    if caps.requires_prior_inbound and last is None:
-        return _NO_PRIOR_INBOUND
-    return _after_window(caps, message, now, account, None)
+        mode, reason = _FREE_FORM, _WITHIN
+    else:
+        granted = _outside_window(caps, message, now, account, last)
+        if isinstance(granted, Decision):
+            return granted
+        mode, reason, closes, remaining, paid = granted
+
+    # Content last (C1-C6, X3): rendered once per message and content limits.
+    limits = caps.content
+    rendered = message._last
+    if rendered is not None and rendered[0] is limits:
+        content = rendered[1]
+    else:
+        content = message.render(limits)
+    problem = content.problem
+    if problem is not None:
+        return _new(Decision, (False, mode, problem, closes, remaining, paid, content))
+    paid_modes = caps.paid_modes
+    if paid_modes and mode in paid_modes:
+        paid = True
+    return _new(Decision, (True, mode, reason, closes, remaining, paid, content))
 
 
-def _after_window(
+def _outside_window(
     caps: ChannelCapabilities,
     message: Message,
     now: datetime,
     account: AccountState | None,
-    extended_closes: datetime | None,
-) -> Decision:
+    last: datetime | None,
+) -> Decision | _Allowed:
+    """The standard window is closed (or never opened): extended window, then after it."""
+    extended_closes: datetime | None = None
+    if last is not None and caps.extended_window is not None:
+        extended_closes = last + caps.extended_window
+        if now < extended_closes:
+            tag = message.tag
+            if tag is not None and tag == caps.extended_window_tag:
+                return (_TAG, _WITHIN_EXTENDED, extended_closes, None, False)
+        else:
+            extended_closes = None
+    elif last is None and caps.requires_prior_inbound:
+        return _NO_PRIOR_INBOUND
+
     after = caps.after_window
-    if after is AfterWindow.TEMPLATE:
+    if after is _AFTER_TEMPLATE:
         if message.template is not None:
-            return _allow(
-                caps, message, _TEMPLATE, Reason.TEMPLATE_OUTSIDE_WINDOW, None, None, False
-            )
+            return (_TEMPLATE, _TEMPLATE_OUTSIDE, None, None, False)
         return _refuse(_TEMPLATE, Reason.TEMPLATE_REQUIRED, None)
-    if after is AfterWindow.MESSAGE_TAG:
+    if after is _AFTER_TAG:
         tag = message.tag
         if tag is not None and tag in caps.message_tags:
-            return _allow(
-                caps, message, _TAG, Reason.TAG_OUTSIDE_WINDOW, extended_closes, None, False
-            )
+            return (_TAG, _TAG_OUTSIDE, extended_closes, None, False)
         if tag is None or (tag == caps.extended_window_tag and extended_closes is not None):
             return _refuse(_TAG, Reason.TAG_REQUIRED, extended_closes)
         return _refuse(_TAG, Reason.TAG_NOT_ALLOWED, extended_closes)
-    if after is AfterWindow.CHATBOT_INITIATED:
+    if after is _AFTER_CHATBOT:
         acct = account if account is not None else _DEFAULT_ACCOUNT
         free = caps.chatbot_free_per_month
         if free is None:
-            return _allow(caps, message, _CHATBOT, Reason.CHATBOT_INITIATED_FREE, None, None, False)
+            return (_CHATBOT, _CHATBOT_FREE, None, None, False)
         left = free - acct.chatbot_count_at(now)
         if left > 0:
-            return _allow(caps, message, _CHATBOT, Reason.CHATBOT_INITIATED_FREE, None, left, False)
+            return (_CHATBOT, _CHATBOT_FREE, None, left, False)
         if acct.paid_chatbot_terms:
-            return _allow(caps, message, _CHATBOT, Reason.CHATBOT_INITIATED_PAID, None, 0, True)
+            return (_CHATBOT, Reason.CHATBOT_INITIATED_PAID, None, 0, True)
         return _refuse(_CHATBOT, Reason.CHATBOT_QUOTA_EXHAUSTED, None)
     # In the extended window only its tag may go; after it, nothing (W4).
     if extended_closes is not None:

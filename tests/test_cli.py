@@ -1,0 +1,69 @@
+"""The command line: thin, but it must say the right thing (SPEC W5, W7)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from omnimsg.cli import main
+
+NOW = ["--now", "2026-11-23T12:00:00+00:00"]
+
+
+def run(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    status = main(list(args), out=out)
+    return status, out.getvalue()
+
+
+def test_profiles_prints_a_table_per_builtin_profile() -> None:
+    status, out = run("profiles", "--as-of", "2026-11-23T00:00:00Z")
+    assert status == 0
+    for name in ("respondio", "livetex", "expertconnect"):
+        assert f"{name}:" in out
+    wechat = next(line for line in out.splitlines() if line.startswith("wechat"))
+    assert "48h" in wechat
+    assert " 20 " in wechat
+
+
+def test_check_wechat_47h_19_sent_is_allowed_with_one_remaining() -> None:
+    """SPEC W5: the 20th message in the 48 h window is the last."""
+    status, out = run("check", "--channel", "wechat", "--last-inbound", "47h", "--sent", "19", *NOW)
+    assert status == 0
+    assert "allowed (free_form)" in out
+    assert "1 remaining" in out
+    assert "reason: within_window" in out
+
+
+def test_check_with_exit_code_exits_1_on_a_refusal() -> None:
+    """SPEC W7: the reason is printed in words and as a code."""
+    args = ("check", "--channel", "wechat", "--last-inbound", "47h", "--sent", "20", *NOW)
+    status, out = run(*args, "--exit-code")
+    assert status == 1
+    assert "window_cap_reached (SPEC W5)" in out
+    assert run(*args)[0] == 0
+
+
+def test_check_accepts_an_iso_last_inbound() -> None:
+    status, out = run(
+        "check", "--channel", "whatsapp", "--last-inbound", "2026-11-22T12:00:00+00:00", *NOW
+    )
+    assert status == 0
+    assert "template_required" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("check", "--channel", "fax", *NOW), "unknown channel kind 'fax'"),
+        (("check", "--channel", "sms", "--now", "2026-11-23T12:00:00"), "timezone-aware"),
+        (("check", "--channel", "sms", "--last-inbound", "yesterday", *NOW), "--last-inbound"),
+        (("profiles", "nosuch"), "no built-in profile 'nosuch'"),
+    ],
+)
+def test_errors_exit_2_with_a_message(
+    args: tuple[str, ...], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(list(args), out=io.StringIO()) == 2
+    assert needle in capsys.readouterr().err

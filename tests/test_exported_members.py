@@ -1,0 +1,32 @@
+"""The public API is what ``omnimsg.__all__`` says: sorted, importable, nothing private."""
+
+from __future__ import annotations
+
+import omnimsg
+
+
+def test_all_is_sorted_and_unique() -> None:
+    names = list(omnimsg.__all__)
+    assert names == sorted(names)
+    assert len(names) == len(set(names))
+
+
+def test_every_exported_name_exists_and_is_public() -> None:
+    for name in omnimsg.__all__:
+        assert not name.startswith("_")
+        assert getattr(omnimsg, name) is not None
+
+
+def test_every_public_attribute_is_exported() -> None:
+    modules = {
+        "channels",
+        "clock",
+        "contacts",
+        "errors",
+        "phones",
+        "policy",
+        "segments",
+        "cli",
+    }
+    public = {n for n in dir(omnimsg) if not n.startswith("_")} - modules
+    assert public == set(omnimsg.__all__)
