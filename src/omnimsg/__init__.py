@@ -34,7 +34,7 @@ from omnimsg.channels.registry import (
     profile_from_dict,
 )
 from omnimsg.clock import Clock, FixedClock, SystemClock
-from omnimsg.contacts import ChannelIdentity, Contact, ConversationStatus
+from omnimsg.contacts import ChannelIdentity, Contact, ConversationStatus, SubscriptionStatus
 from omnimsg.errors import (
     AudienceError,
     ConfigurationError,
@@ -62,7 +62,6 @@ from omnimsg.policy import (
     decide,
 )
 from omnimsg.policy.content import Media, MediaKind, OutboundContent
-from omnimsg.policy.optin import SubscriptionStatus
 
 __version__ = "0.1.0"
 

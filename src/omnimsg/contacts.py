@@ -21,12 +21,27 @@ from omnimsg._time import require_aware
 from omnimsg.channels.kinds import ChannelKind, parse_channel_kind
 from omnimsg.errors import InputError
 from omnimsg.phones import normalize_phone, phone_region, phone_time_zones
-from omnimsg.policy.optin import SubscriptionStatus
 
-__all__ = ["ChannelIdentity", "Contact", "ConversationStatus", "CustomValue"]
+__all__ = [
+    "ChannelIdentity",
+    "Contact",
+    "ConversationStatus",
+    "CustomValue",
+    "SubscriptionStatus",
+]
 
 CustomValue = str | int | float | bool | datetime | None
 """A typed custom field value. Datetimes are always timezone-aware."""
+
+
+class SubscriptionStatus(StrEnum):
+    """Where a contact stands with one sender's marketing messages (B12, X1)."""
+
+    NOT_ASKED = "not_asked"
+    PROMPTED = "prompted"
+    SUBSCRIBED = "subscribed"
+    DECLINED = "declined"
+    UNSUBSCRIBED = "unsubscribed"
 
 
 class ConversationStatus(StrEnum):

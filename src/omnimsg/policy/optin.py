@@ -1,17 +1,442 @@
-"""Opt-in and opt-out state per contact and sender (B12, X1)."""
+"""Opt-in and opt-out state per contact and sender (B12, X1).
+
+This module owns the consent state machine of one contact with one sender: the
+double opt-in before the first broadcast (B12) and the opt-out, re-subscribe and help
+keywords (X1). All of its logic lives here, as pure functions from a state and an
+input (a broadcast to send, a reply, the passing of time) to a new state and the
+events a backend must act on. Nothing here sends, stores or reads the clock: time
+comes in as ``now=`` and every event is a value for the caller to carry out.
+
+The state diagram, the events and the choices made are in docs/optin.md.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from enum import StrEnum
+from types import MappingProxyType
+from typing import TypeAlias
 
-__all__ = ["SubscriptionStatus"]
+import attrs
+
+from omnimsg._time import require_aware
+from omnimsg.channels.capabilities import ChannelCapabilities, DoubleOptIn, KeywordSet
+from omnimsg.contacts import SubscriptionStatus
+from omnimsg.errors import ConfigurationError, InputError
+from omnimsg.policy.reasons import Reason
+
+__all__ = [
+    "DeliverBroadcast",
+    "DropBroadcast",
+    "HoldBroadcast",
+    "KeywordAction",
+    "OpenTicket",
+    "OptInEvent",
+    "OptInRules",
+    "OptInState",
+    "RefuseBroadcast",
+    "ReleaseBroadcast",
+    "SendHelp",
+    "SendOptOutConfirmation",
+    "SendPrompt",
+    "SubscriptionStatus",
+    "Transition",
+    "classify_reply",
+    "next_prompt_at",
+    "receive_reply",
+    "request_broadcast",
+    "tick",
+]
 
 
-class SubscriptionStatus(StrEnum):
-    """Where a contact stands with one sender's marketing messages."""
+class KeywordAction(StrEnum):
+    """What a keyword reply asks for (X1)."""
 
-    NOT_ASKED = "not_asked"
-    PROMPTED = "prompted"
-    SUBSCRIBED = "subscribed"
-    DECLINED = "declined"
-    UNSUBSCRIBED = "unsubscribed"
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    HELP = "help"
+
+
+# --- keywords (X1) -----------------------------------------------------------------
+
+
+def _normal(text: str) -> str:
+    """A reply as compared: outer whitespace dropped, inner runs made one space, casefolded."""
+    return " ".join(text.split()).casefold()
+
+
+def _locales(keywords: Mapping[str, KeywordSet], locale: str | None) -> list[str]:
+    """The locales to match in: ``locale`` (or its language) if configured, else all."""
+    if locale is not None:
+        wanted = locale.replace("_", "-").casefold()
+        language = wanted.split("-", 1)[0]
+        by_name = {name.replace("_", "-").casefold(): name for name in keywords}
+        for candidate in (wanted, language):
+            if candidate in by_name:
+                return [by_name[candidate]]
+    return list(keywords)
+
+
+def _words(keywords: KeywordSet, action: KeywordAction) -> frozenset[str]:
+    if action is KeywordAction.OPT_OUT:
+        return keywords.opt_out
+    if action is KeywordAction.OPT_IN:
+        return keywords.opt_in
+    return keywords.help
+
+
+def _match(
+    text: str, keywords: Mapping[str, KeywordSet], locale: str | None
+) -> tuple[KeywordAction, str] | None:
+    """The first action (in :class:`KeywordAction` order) whose keyword ``text`` is."""
+    reply = _normal(text)
+    if not reply:
+        return None
+    names = _locales(keywords, locale)
+    for action in KeywordAction:
+        for name in names:
+            if any(_normal(word) == reply for word in _words(keywords[name], action)):
+                return action, name
+    return None
+
+
+def classify_reply(
+    text: str, keywords: Mapping[str, KeywordSet], locale: str | None = None
+) -> KeywordAction | None:
+    """The keyword action a reply asks for (X1), or ``None`` when it is no keyword.
+
+    The whole reply must equal a keyword, outer whitespace and letter case aside
+    (runs of inner whitespace count as one space: ``"opt  out"`` is ``OPT OUT``).
+    ``keywords`` maps a locale to its :class:`KeywordSet`. With ``locale`` only that
+    locale's set is used (``"es-MX"`` falls back to ``"es"``); a locale with no set of
+    its own, or no locale, matches across all sets. When a word is in several lists,
+    opting out wins over opting in, and opting in over help.
+    """
+    found = _match(text, keywords, locale)
+    return None if found is None else found[0]
+
+
+# --- rules, state, events ----------------------------------------------------------
+
+_NO_KEYWORDS: Mapping[str, KeywordSet] = MappingProxyType({})
+
+
+def _frozen_keywords(value: Mapping[str, KeywordSet]) -> Mapping[str, KeywordSet]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen
+class OptInRules:
+    """The consent rules of one sender: double opt-in (B12) and reply keywords (X1).
+
+    Build once per sender (see :meth:`from_capabilities`) and pass to every
+    transition. ``double_opt_in`` of ``None`` means broadcasts need no prompt.
+
+    Raises :class:`~omnimsg.errors.ConfigurationError` when the double opt-in rules
+    cannot work: no prompt allowed, a reminder delay that is not positive, or a reply
+    that is both yes and no.
+    """
+
+    double_opt_in: DoubleOptIn | None = None
+    keywords: Mapping[str, KeywordSet] = attrs.field(
+        default=_NO_KEYWORDS, converter=_frozen_keywords
+    )
+    _yes: frozenset[str] = attrs.field(init=False, eq=False, repr=False)
+    _no: frozenset[str] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        rules = self.double_opt_in or _DEFAULT_DOUBLE_OPT_IN
+        yes = frozenset(_normal(word) for word in rules.yes_replies) - {""}
+        no = frozenset(_normal(word) for word in rules.no_replies) - {""}
+        if self.double_opt_in is not None:
+            problems = []
+            if rules.max_prompts < 1:
+                problems.append(f"max_prompts must be at least 1, got {rules.max_prompts}")
+            if rules.reminder_after <= timedelta(0):
+                problems.append(f"reminder_after must be positive, got {rules.reminder_after}")
+            if not yes or not no:
+                problems.append("yes_replies and no_replies must each hold a reply")
+            if yes & no:
+                problems.append(f"replies both yes and no: {sorted(yes & no)}")
+            if problems:
+                raise ConfigurationError("invalid double opt-in (B12): " + "; ".join(problems))
+        object.__setattr__(self, "_yes", yes)
+        object.__setattr__(self, "_no", no)
+
+    @classmethod
+    def from_capabilities(cls, capabilities: ChannelCapabilities) -> OptInRules:
+        """The rules a channel's capabilities give (its ``double_opt_in`` and ``keywords``)."""
+        return cls(double_opt_in=capabilities.double_opt_in, keywords=capabilities.keywords)
+
+    def answer(self, text: str) -> bool | None:
+        """``True`` for a yes reply, ``False`` for a no reply, ``None`` for anything else."""
+        reply = _normal(text)
+        if reply in self._yes:
+            return True
+        if reply in self._no:
+            return False
+        return None
+
+
+_DEFAULT_DOUBLE_OPT_IN = DoubleOptIn()
+
+
+@attrs.frozen
+class OptInState:
+    """Consent of one contact with one sender, as the backend stores it.
+
+    ``prompts_sent`` counts the subscription prompts of the current asking, the last
+    at ``last_prompt_at``. ``held`` lists the broadcasts waiting for the answer, in
+    the order they came. ``changed_at`` is when ``status`` last changed.
+
+    Raises :class:`~omnimsg.errors.InputError` for a state no transition can reach:
+    broadcasts held outside PROMPTED, or PROMPTED without a prompt sent.
+    """
+
+    status: SubscriptionStatus = SubscriptionStatus.NOT_ASKED
+    prompts_sent: int = 0
+    first_prompt_at: datetime | None = None
+    last_prompt_at: datetime | None = None
+    held: tuple[str, ...] = ()
+    changed_at: datetime | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.held and self.status is not SubscriptionStatus.PROMPTED:
+            raise InputError(
+                f"OptInState.held: broadcasts can only be held while prompted, "
+                f"status is {self.status.value}"
+            )
+        if self.status is SubscriptionStatus.PROMPTED and (
+            self.prompts_sent < 1 or self.last_prompt_at is None
+        ):
+            raise InputError(
+                "OptInState: a prompted state needs prompts_sent >= 1 and last_prompt_at"
+            )
+        if self.prompts_sent < 0:
+            raise InputError(f"OptInState.prompts_sent: must be >= 0, got {self.prompts_sent}")
+
+
+@attrs.frozen
+class SendPrompt:
+    """Send the subscription prompt ``text``; ``number`` 1 is the first, 2 the reminder."""
+
+    text: str
+    number: int
+
+    @property
+    def reminder(self) -> bool:
+        """Whether this prompt repeats an earlier one."""
+        return self.number > 1
+
+
+@attrs.frozen
+class OpenTicket:
+    """Open a ticket for the business with a reply that answered no prompt (B12)."""
+
+    reply: str
+
+
+@attrs.frozen
+class DeliverBroadcast:
+    """Send the broadcast now: the contact's consent allows it."""
+
+    broadcast_id: str
+
+
+@attrs.frozen
+class HoldBroadcast:
+    """Keep the broadcast for this contact until the opt-in is answered (B12)."""
+
+    broadcast_id: str
+    reason: Reason
+
+
+@attrs.frozen
+class ReleaseBroadcast:
+    """Send a held broadcast now: the contact subscribed."""
+
+    broadcast_id: str
+
+
+@attrs.frozen
+class DropBroadcast:
+    """Discard a held broadcast for this contact; ``reason`` says why (B15 reporting)."""
+
+    broadcast_id: str
+    reason: Reason
+
+
+@attrs.frozen
+class RefuseBroadcast:
+    """Do not send the broadcast to this contact; ``reason`` says why."""
+
+    broadcast_id: str
+    reason: Reason
+
+
+@attrs.frozen
+class SendHelp:
+    """Answer a HELP keyword with the sender's help text, in ``locale`` when known."""
+
+    locale: str | None = None
+
+
+@attrs.frozen
+class SendOptOutConfirmation:
+    """Send the one confirmation an opt-out allows, in ``locale`` when known (X1)."""
+
+    locale: str | None = None
+
+
+OptInEvent: TypeAlias = (
+    SendPrompt
+    | OpenTicket
+    | DeliverBroadcast
+    | HoldBroadcast
+    | ReleaseBroadcast
+    | DropBroadcast
+    | RefuseBroadcast
+    | SendHelp
+    | SendOptOutConfirmation
+)
+"""Everything a transition can ask the backend to do."""
+
+Transition: TypeAlias = tuple[OptInState, tuple[OptInEvent, ...]]
+"""A new state and the events to act on, in order."""
+
+
+# --- transitions -------------------------------------------------------------------
+
+
+def request_broadcast(
+    state: OptInState, broadcast_id: str, rules: OptInRules, *, now: datetime
+) -> Transition:
+    """A broadcast would go to the contact now: deliver, hold, or refuse it (B12, X1).
+
+    SUBSCRIBED delivers. NOT_ASKED delivers where ``rules`` have no double opt-in;
+    with one, the first prompt is sent, the broadcast is held (OPT_IN_REQUIRED) and
+    the contact becomes PROMPTED. While PROMPTED further broadcasts are held too
+    (OPT_IN_PENDING; asking again for one already held changes nothing). DECLINED
+    refuses with OPT_IN_DECLINED, UNSUBSCRIBED with OPTED_OUT.
+    """
+    require_aware(now, "now")
+    status = state.status
+    if status is SubscriptionStatus.SUBSCRIBED:
+        return state, (DeliverBroadcast(broadcast_id),)
+    if status is SubscriptionStatus.NOT_ASKED:
+        if rules.double_opt_in is None:
+            return state, (DeliverBroadcast(broadcast_id),)
+        prompted = OptInState(
+            status=SubscriptionStatus.PROMPTED,
+            prompts_sent=1,
+            first_prompt_at=now,
+            last_prompt_at=now,
+            held=(broadcast_id,),
+            changed_at=now,
+        )
+        return prompted, (
+            SendPrompt(rules.double_opt_in.prompt, 1),
+            HoldBroadcast(broadcast_id, Reason.OPT_IN_REQUIRED),
+        )
+    if status is SubscriptionStatus.PROMPTED:
+        event = HoldBroadcast(broadcast_id, Reason.OPT_IN_PENDING)
+        if broadcast_id in state.held:
+            return state, (event,)
+        return attrs.evolve(state, held=(*state.held, broadcast_id)), (event,)
+    if status is SubscriptionStatus.DECLINED:
+        return state, (RefuseBroadcast(broadcast_id, Reason.OPT_IN_DECLINED),)
+    return state, (RefuseBroadcast(broadcast_id, Reason.OPTED_OUT),)
+
+
+def next_prompt_at(state: OptInState, rules: OptInRules) -> datetime | None:
+    """When :func:`tick` will next send a reminder prompt, or ``None`` if never."""
+    opt_in = rules.double_opt_in
+    if (
+        opt_in is None
+        or state.status is not SubscriptionStatus.PROMPTED
+        or state.prompts_sent >= opt_in.max_prompts
+        or state.last_prompt_at is None
+    ):
+        return None
+    return state.last_prompt_at + opt_in.reminder_after
+
+
+def tick(state: OptInState, rules: OptInRules, *, now: datetime) -> Transition:
+    """Time has passed: send the reminder prompt once it is due (B12).
+
+    A contact still PROMPTED gets the next prompt ``reminder_after`` the previous
+    one, until ``max_prompts`` were sent (by default the second and last prompt,
+    24 h after the first). A late tick sends one prompt, not the ones it missed.
+    """
+    require_aware(now, "now")
+    due = next_prompt_at(state, rules)
+    if due is None or now < due or rules.double_opt_in is None:
+        return state, ()
+    number = state.prompts_sent + 1
+    new = attrs.evolve(state, prompts_sent=number, last_prompt_at=now)
+    return new, (SendPrompt(rules.double_opt_in.prompt, number),)
+
+
+def _settle(
+    state: OptInState, status: SubscriptionStatus, now: datetime, drop: Reason | None
+) -> Transition:
+    """Leave PROMPTED (or any state) for ``status``, releasing or dropping what is held."""
+    events: tuple[OptInEvent, ...]
+    if drop is None:
+        events = tuple(ReleaseBroadcast(b) for b in state.held)
+    else:
+        events = tuple(DropBroadcast(b, drop) for b in state.held)
+    new = attrs.evolve(state, status=status, held=(), changed_at=now)
+    return new, events
+
+
+def receive_reply(
+    state: OptInState,
+    text: str,
+    rules: OptInRules,
+    *,
+    now: datetime,
+    locale: str | None = None,
+) -> Transition:
+    """The contact replied ``text``: apply keywords (X1) and opt-in answers (B12).
+
+    In order:
+
+    1. An opt-out keyword makes the contact UNSUBSCRIBED from any state, drops every
+       held broadcast (OPTED_OUT) and asks for one confirmation; a contact already
+       UNSUBSCRIBED gets nothing more.
+    2. While PROMPTED, a yes reply (``S``) subscribes and releases the held
+       broadcasts; a no reply (``N``) declines and drops them (OPT_IN_DECLINED).
+       Either prompt may be answered, before or after the reminder.
+    3. An opt-in keyword (START, UNSTOP) subscribes from any other state, releasing
+       anything held.
+    4. HELP asks for the help text; the state does not change.
+    5. Any other reply while PROMPTED opens a ticket with the reply and changes
+       nothing. Outside PROMPTED, any other reply (``S`` and ``N`` included) is an
+       ordinary message: no event, no change.
+    """
+    require_aware(now, "now")
+    found = _match(text, rules.keywords, locale)
+    action, matched_locale = found if found is not None else (None, None)
+    status = state.status
+    if action is KeywordAction.OPT_OUT:
+        if status is SubscriptionStatus.UNSUBSCRIBED:
+            return state, ()
+        new, events = _settle(state, SubscriptionStatus.UNSUBSCRIBED, now, Reason.OPTED_OUT)
+        return new, (*events, SendOptOutConfirmation(matched_locale))
+    if status is SubscriptionStatus.PROMPTED:
+        answer = rules.answer(text)
+        if answer is True:
+            return _settle(state, SubscriptionStatus.SUBSCRIBED, now, None)
+        if answer is False:
+            return _settle(state, SubscriptionStatus.DECLINED, now, Reason.OPT_IN_DECLINED)
+    if action is KeywordAction.OPT_IN:
+        if status is SubscriptionStatus.SUBSCRIBED:
+            return state, ()
+        return _settle(state, SubscriptionStatus.SUBSCRIBED, now, None)
+    if action is KeywordAction.HELP:
+        return state, (SendHelp(matched_locale),)
+    if status is SubscriptionStatus.PROMPTED:
+        return state, (OpenTicket(text),)
+    return state, ()
