@@ -11,6 +11,7 @@ from omnimsg.channels import AfterWindow, ChannelKind, Mode, TextUnit
 from omnimsg.channels.registry import builtin_profile_names, load_profile, profile_from_dict
 from omnimsg.errors import (
     ConfigurationError,
+    InputError,
     NaiveDatetimeError,
     ProfileError,
     UnknownChannelError,
@@ -159,7 +160,7 @@ def test_derive_overrides_one_value_and_keeps_the_rest() -> None:
 
 
 def test_derive_with_a_bad_override_names_the_path() -> None:
-    with pytest.raises(ProfileError, match="channels.viber.chatbot_free_per_month"):
+    with pytest.raises(ProfileError, match=r"channels\.viber\.chatbot_free_per_month"):
         load_profile("respondio").derive(
             "bad", {"channels": {"viber": {"chatbot_free_per_month": "many"}}}
         )
@@ -233,3 +234,95 @@ def test_a_date_with_no_value_in_force_is_a_configuration_error() -> None:
     p = profile_from_dict(gap)
     with pytest.raises(ConfigurationError, match="window_outbound_cap: no value in force"):
         p.capabilities("wechat", as_of=date(2020, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("channel", "path"),
+    [
+        ({"window": "-24h"}, "channels.wechat.window"),
+        ({"window": True}, "channels.wechat.window"),
+        ({"window": float("inf")}, "channels.wechat.window"),
+        ({"window": "9999999999999d"}, "channels.wechat.window"),
+        ({"window_outbound_cap": -1}, "channels.wechat.window_outbound_cap"),
+        ({"window_outbound_cap": True}, "channels.wechat.window_outbound_cap"),
+        ({"broadcasts": "yes"}, "channels.wechat.broadcasts"),
+        ({"rate_per_second": 0}, "channels.wechat.rate_per_second"),
+        ({"content": {"text_max": True}}, "channels.wechat.content.text_max"),
+        ({"content": {"voice_max": "none"}}, "channels.wechat.content.voice_max"),
+        ({"tiers": {"limits": []}}, "channels.wechat.tiers.limits"),
+        (
+            {"double_opt_in": {"reminder_after": "none"}},
+            "channels.wechat.double_opt_in.reminder_after",
+        ),
+        ({"double_opt_in": {"yes_replies": []}}, "channels.wechat.double_opt_in.yes_replies"),
+        ({"quiet_hours": {"start": 8, "end": "21:00"}}, "channels.wechat.quiet_hours.start"),
+        ({"content": []}, "channels.wechat.content"),
+    ],
+)
+def test_out_of_range_and_mistyped_values_are_profile_errors_at_their_path(
+    channel: dict[str, object], path: str
+) -> None:
+    with pytest.raises(ProfileError) as info:
+        profile_from_dict({"name": "x", "channels": {"wechat": channel}})
+    assert path in {p for p, _ in info.value.problems}
+
+
+def test_a_file_that_is_not_utf8_is_a_profile_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(ProfileError, match="not UTF-8"):
+        load_profile(path)
+
+
+def test_profiles_that_extend_each_other_are_a_profile_error(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text('name = "a"\nextends = "b.toml"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('name = "b"\nextends = "a.toml"\n', encoding="utf-8")
+    with pytest.raises(ProfileError, match="extend each other"):
+        load_profile(tmp_path / "a.toml")
+
+
+def test_extends_a_file_relative_to_the_extending_file(tmp_path: Path) -> None:
+    (tmp_path / "base.toml").write_text(
+        'name = "base"\n[channels.sms]\ndaily_recipient_cap = 10\n', encoding="utf-8"
+    )
+    (tmp_path / "top.toml").write_text('name = "top"\nextends = "base.toml"\n', encoding="utf-8")
+    top = load_profile(tmp_path / "top.toml")
+    assert top.capabilities("sms", as_of=NOW).daily_recipient_cap == 10
+
+
+def test_derive_with_overrides_that_are_not_a_table_is_a_profile_error() -> None:
+    with pytest.raises(ProfileError, match="overrides must be a table"):
+        load_profile("respondio").derive("x", ["not", "a", "table"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("as_of", ["2026-01-01", None, 20260101])
+def test_as_of_that_is_neither_datetime_nor_date_is_an_input_error(as_of: object) -> None:
+    with pytest.raises(InputError, match="as_of"):
+        load_profile("respondio").capabilities("sms", as_of=as_of)  # type: ignore[arg-type]
+
+
+def test_a_profile_does_not_change_when_its_source_dict_does() -> None:
+    data = {"name": "x", "channels": {"sms": {"content": {"text_max": 240}}}}
+    profile = profile_from_dict(data)
+    data["channels"]["sms"]["content"]["text_max"] = 5  # type: ignore[index]
+    derived = profile.derive("y")
+    assert derived.capabilities("sms", as_of=NOW).content.text_max == 240
+
+
+def test_builtin_profiles_are_loaded_once_and_shared() -> None:
+    assert load_profile("respondio") is load_profile("respondio")
+    a = load_profile("respondio").capabilities("sms", as_of=NOW)
+    assert a is load_profile("respondio").capabilities("sms", as_of=NOW)
+
+
+def test_every_builtin_channel_resolves_to_valid_limits() -> None:
+    """The shipped data passes the same checks a user's file does, and means something."""
+    for name in builtin_profile_names():
+        profile = load_profile(name)
+        for kind in profile.kinds:
+            caps = profile.capabilities(kind, as_of=NOW)
+            assert caps.window is None or caps.window > timedelta(0)
+            assert caps.sources, f"{name}.{kind.value} names no source"
+            if caps.extended_window is not None:
+                assert caps.window is not None
+                assert caps.extended_window > caps.window

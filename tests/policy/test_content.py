@@ -390,16 +390,36 @@ def test_c4_an_audio_file_has_no_5_minute_limit() -> None:
     assert render_content("", (song,), WHATSAPP).fits
 
 
-def test_c4_voice_note_without_duration_is_an_input_error() -> None:
+def test_c4_voice_note_without_duration_is_refused_when_built() -> None:
     """SPEC C4: the duration is needed to check the limit; it is never guessed."""
-    with pytest.raises(InputError, match=r"media\[1\].*needs its duration.*C4"):
-        render_content("", (PHOTO, voice(None)), WHATSAPP)
+    with pytest.raises(InputError, match=r"needs a duration \(C4\)"):
+        voice(None)
 
 
-def test_c4_negative_duration_is_an_input_error() -> None:
+def test_c4_negative_duration_is_refused_when_built() -> None:
     """SPEC C4."""
     with pytest.raises(InputError, match="negative"):
-        render_content("", (voice(-1),), WHATSAPP)
+        voice(-1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"url": None}, "media url"),
+        ({"url": "u", "kind": "hologram"}, "media kind"),
+        ({"url": "u", "kind": "voice", "duration": 600}, "media duration"),
+    ],
+)
+def test_c4_media_values_are_checked_when_built(kwargs: dict[str, object], needle: str) -> None:
+    """SPEC C4: a string kind is accepted as its value; anything else is an InputError."""
+    with pytest.raises(InputError, match=needle):
+        Media(**kwargs)  # type: ignore[arg-type]
+
+
+def test_c4_a_voice_kind_given_as_text_is_still_limited() -> None:
+    """SPEC C4: a stored kind ("voice") converts, so the 5-minute limit still applies."""
+    long_note = Media("u", "voice", duration=timedelta(hours=2))  # type: ignore[arg-type]
+    assert render_content("", (long_note,), WHATSAPP).problem is Reason.VOICE_NOTE_TOO_LONG
 
 
 def test_c1_c4_voice_and_text_both_too_long_reports_both() -> None:

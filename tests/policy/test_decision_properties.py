@@ -125,3 +125,39 @@ def test_a_decision_is_consistent_with_itself(
         assert d.content.problem is None
     if d.window_closes_at is not None:
         assert d.window_closes_at > T0 + at
+
+
+@given(
+    caps=st.sampled_from(WINDOWED),
+    last=offsets,
+    into=st.floats(min_value=0, max_value=0.999),
+    sent=st.integers(0, 19),
+)
+def test_inside_the_window_a_plain_message_always_goes(
+    caps: ChannelCapabilities, last: timedelta, into: float, sent: int
+) -> None:
+    """SPEC W2-W6: the window is open for its whole length (and the cap, W5, not reached)."""
+    assert caps.window is not None
+    inbound = T0 + last
+    now = inbound + caps.window * into
+    state = ConversationState(last_inbound_at=inbound, outbound_since_inbound=sent)
+    d = decide(caps, state, Message(text="ok"), now=now)
+    assert (d.allowed, d.mode, d.reason) == (True, Mode.FREE_FORM, Reason.WITHIN_WINDOW)
+    assert d.window_closes_at == inbound + caps.window
+
+
+@given(
+    caps=st.sampled_from(WINDOWED), last=st.none() | offsets, gap=offsets, sent=st.integers(0, 40)
+)
+def test_an_inbound_message_always_reopens_the_window(
+    caps: ChannelCapabilities, last: timedelta | None, gap: timedelta, sent: int
+) -> None:
+    """SPEC W5: the contact's message resets the clock and the counter."""
+    state = ConversationState(
+        last_inbound_at=None if last is None else T0 + last, outbound_since_inbound=sent
+    )
+    now = T0 + (last or timedelta(0)) + gap
+    d = decide(caps, state.after_inbound(now), Message(text="ok"), now=now)
+    assert d.reason is Reason.WITHIN_WINDOW
+    if caps.window_outbound_cap is not None:
+        assert d.remaining_in_window == caps.window_outbound_cap

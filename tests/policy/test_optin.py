@@ -276,10 +276,13 @@ def test_x1_keywords_match_the_whole_reply_in_any_locale(
     assert classify_reply(reply, SMS_KEYWORDS) is action
 
 
-def test_x1_a_locale_limits_matching_to_its_own_list() -> None:
-    """SPEC X1: per-locale lists are data; a given locale uses only its own."""
+def test_x1_an_opt_out_word_of_any_locale_is_honoured() -> None:
+    """SPEC X1: a contact filed under "es" who texts STOP has opted out all the same."""
     assert classify_reply("BAJA", SMS_KEYWORDS, locale="es") is KeywordAction.OPT_OUT
-    assert classify_reply("STOP", SMS_KEYWORDS, locale="es") is None
+    assert classify_reply("STOP", SMS_KEYWORDS, locale="es") is KeywordAction.OPT_OUT
+    # opt-in and help words stay in the contact's own language
+    assert classify_reply("START", SMS_KEYWORDS, locale="es") is None
+    assert classify_reply("ALTA", SMS_KEYWORDS, locale="es") is KeywordAction.OPT_IN
     assert classify_reply("baja", SMS_KEYWORDS, locale="es-MX") is KeywordAction.OPT_OUT
     assert classify_reply("baja", SMS_KEYWORDS, locale="ES_mx") is KeywordAction.OPT_OUT
 

@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 import attrs
 
+from omnimsg._convert import to_enum
 from omnimsg.channels.kinds import AfterWindow, ChannelKind, MediaDelivery, Mode, TextUnit
 
 __all__ = [
@@ -33,6 +34,26 @@ def _frozen_set(value: str | Iterable[str]) -> frozenset[str]:
     return frozenset(value)
 
 
+def _text_unit(value: object) -> TextUnit:
+    return to_enum(TextUnit, value, "text_unit")
+
+
+def _delivery(value: object) -> MediaDelivery:
+    return to_enum(MediaDelivery, value, "media")
+
+
+def _kind(value: object) -> ChannelKind:
+    return to_enum(ChannelKind, value, "kind")
+
+
+def _after(value: object) -> AfterWindow:
+    return to_enum(AfterWindow, value, "after_window")
+
+
+def _modes(value: Iterable[object]) -> frozenset[Mode]:
+    return frozenset(to_enum(Mode, m, "paid_modes") for m in value)
+
+
 @attrs.frozen
 class ContentLimits:
     """Content rules of one channel (C1–C4, C6, X3).
@@ -42,10 +63,10 @@ class ContentLimits:
     """
 
     text_max: int | None = None
-    text_unit: TextUnit = TextUnit.CHARACTERS
+    text_unit: TextUnit = attrs.field(default=TextUnit.CHARACTERS, converter=_text_unit)
     caption_max: int | None = None
     template_body_max: int | None = None
-    media: MediaDelivery = MediaDelivery.NATIVE
+    media: MediaDelivery = attrs.field(default=MediaDelivery.NATIVE, converter=_delivery)
     link_separator: str = " "
     voice_notes: bool = False
     voice_max: timedelta = timedelta(minutes=5)
@@ -116,18 +137,18 @@ class ChannelCapabilities:
     messages (W6). ``paid_modes`` lists the modes that are billed (B17).
     """
 
-    kind: ChannelKind
+    kind: ChannelKind = attrs.field(converter=_kind)
     window: timedelta | None = None
     requires_prior_inbound: bool = False
     extended_window: timedelta | None = None
     extended_window_tag: str | None = None
-    after_window: AfterWindow = AfterWindow.NOTHING
+    after_window: AfterWindow = attrs.field(default=AfterWindow.NOTHING, converter=_after)
     message_tags: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_set)
     window_outbound_cap: int | None = None
     chatbot_free_per_month: int | None = None
     broadcasts: bool = True
     content: ContentLimits = ContentLimits()
-    paid_modes: frozenset[Mode] = frozenset()
+    paid_modes: frozenset[Mode] = attrs.field(default=frozenset(), converter=_modes)
     rate_per_second: float | None = None
     daily_recipient_cap: int | None = None
     tiers: TierPolicy | None = None

@@ -10,6 +10,8 @@ reuses them. Reading files happens here, at the boundary, never in the policy co
 from __future__ import annotations
 
 import bisect
+import copy
+import functools
 import tomllib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time
@@ -34,6 +36,7 @@ from omnimsg.channels.kinds import ChannelKind, parse_channel_kind
 from omnimsg.channels.schema import ChannelSpec, DatedEntry, ProfileSpec, instant_of
 from omnimsg.errors import (
     ConfigurationError,
+    InputError,
     ProfileError,
     UnknownChannelError,
     UnknownProfileError,
@@ -88,18 +91,28 @@ def _validate(data: Mapping[str, Any], source: str) -> ProfileSpec:
 def profile_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Profile:
     """Build a profile from already-parsed data (the same shape as a profile file).
 
-    With ``extends = "<built-in name>"`` the data is merged over that built-in profile
-    (tables merge key by key, other values replace). Raises
+    With ``extends = "<built-in name or .toml path>"`` the data is merged over that
+    profile (tables merge key by key, other values replace). The data is copied: later
+    changes to ``data`` do not reach the profile. Raises
     :class:`~omnimsg.errors.ProfileError` naming ``source``, the key path and the problem.
     """
+    return _from_dict(data, source, base_dir=None, chain=())
+
+
+def _from_dict(
+    data: object, source: str, *, base_dir: Path | None, chain: tuple[str, ...]
+) -> Profile:
     if not isinstance(data, Mapping):
         raise ProfileError(
             source, [("", f"expected a table of settings, got {type(data).__name__}")]
         )
-    raw = dict(data)
+    raw = copy.deepcopy(dict(data))
     parent = raw.get("extends")
     if isinstance(parent, str):
-        base = load_profile(parent)
+        if parent in chain:
+            cycle = " -> ".join((*chain, parent))
+            raise ProfileError(source, [("extends", f"profiles extend each other: {cycle}")])
+        base = _load(parent, base_dir=base_dir, chain=(*chain, parent))
         raw = _merge(base.raw, {k: v for k, v in raw.items() if k != "extends"})
         raw["extends"] = parent
     return Profile(spec=_validate(raw, source), raw=raw, source=source)
@@ -112,34 +125,56 @@ def _read_toml(text: str, source: str) -> dict[str, Any]:
         raise ProfileError(source, [("", f"not valid TOML: {exc}")]) from None
 
 
+@functools.cache
+def _builtin(name: str) -> Profile:
+    resource = resources.files(_PROFILE_PACKAGE).joinpath(f"{name}.toml")
+    source = f"<built-in profile {name}>"
+    data = _read_toml(resource.read_text(encoding="utf-8"), source)
+    return _from_dict(data, source, base_dir=None, chain=(name,))
+
+
 def load_profile(name_or_path: str | Path) -> Profile:
     """Load a built-in profile by name (``"respondio"``) or a profile file by path.
 
-    Raises :class:`~omnimsg.errors.UnknownProfileError` for an unknown name and
-    :class:`~omnimsg.errors.ProfileError` for a malformed file.
+    A built-in profile is loaded once and shared (profiles are immutable), so its
+    capabilities objects are the same on every call. Raises
+    :class:`~omnimsg.errors.UnknownProfileError` for an unknown name,
+    :class:`~omnimsg.errors.ProfileError` for a malformed file and
+    :class:`~omnimsg.errors.ConfigurationError` for one that cannot be read.
     """
+    return _load(name_or_path, base_dir=None, chain=())
+
+
+def _load(name_or_path: str | Path, *, base_dir: Path | None, chain: tuple[str, ...]) -> Profile:
+    if not isinstance(name_or_path, str | Path):
+        raise ConfigurationError(
+            f"a profile is named by a string or a path, got {type(name_or_path).__name__}"
+        )
     if isinstance(name_or_path, Path) or str(name_or_path).endswith(".toml"):
         path = Path(name_or_path)
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigurationError(f"cannot read profile file {path}: {exc.strerror}") from None
-        return profile_from_dict(_read_toml(text, str(path)), source=str(path))
+        except UnicodeDecodeError as exc:
+            raise ProfileError(str(path), [("", f"not UTF-8 text: {exc.reason}")]) from None
+        data = _read_toml(text, str(path))
+        return _from_dict(data, str(path), base_dir=path.parent, chain=(*chain, str(path)))
     name = str(name_or_path)
     if name not in builtin_profile_names():
         known = ", ".join(builtin_profile_names())
         raise UnknownProfileError(f"no built-in profile {name!r}; built-in profiles: {known}")
-    resource = resources.files(_PROFILE_PACKAGE).joinpath(f"{name}.toml")
-    source = f"<built-in profile {name}>"
-    return profile_from_dict(
-        _read_toml(resource.read_text(encoding="utf-8"), source), source=source
-    )
+    return _builtin(name)
 
 
-def _as_instant(as_of: date | datetime) -> datetime:
+def _as_instant(as_of: object) -> datetime:
     if isinstance(as_of, datetime):
         return require_aware(as_of, "as_of")
-    return datetime.combine(as_of, time(0), tzinfo=UTC)
+    if isinstance(as_of, date):
+        return datetime.combine(as_of, time(0), tzinfo=UTC)
+    raise InputError(f"as_of: expected an aware datetime or a date, got {as_of!r}")
 
 
 def _bounds(value: Any) -> Iterator[datetime]:
@@ -292,7 +327,12 @@ class Profile:
 
         ``profile.derive("mine", {"channels": {"viber": {"chatbot_free_per_month": 0}}})``
         """
-        raw = _merge(self.raw, overrides or {})
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise ProfileError(
+                f"{self.source} derived as {name}",
+                [("", f"overrides must be a table, got {type(overrides).__name__}")],
+            )
+        raw = _merge(copy.deepcopy(dict(self.raw)), copy.deepcopy(dict(overrides or {})))
         raw["name"] = name
         source = f"{self.source} derived as {name}"
         return Profile(spec=_validate(raw, source), raw=raw, source=source)

@@ -1,7 +1,9 @@
 """The profile file format: pydantic models that parse and validate, nothing more.
 
-A profile is a named bundle of channel capabilities. Any leaf value may be given
-plainly or as a list of dated entries (SPEC section 7)::
+A profile is a named bundle of channel capabilities. Every setting of a channel, of
+its ``content`` and of its ``tiers`` may be given plainly or as a list of dated
+entries (SPEC section 7); ``double_opt_in``, ``keywords``, ``quiet_hours`` and
+``sources`` are plain::
 
     window_outbound_cap = [
       { value = 20, effective_to = 2023-06-12, source = "WeChat docs" },
@@ -59,20 +61,36 @@ def instant_of(value: date | datetime) -> datetime:
     return datetime.combine(value, time(0), tzinfo=UTC)
 
 
-def _duration(value: Any) -> Any:
-    if isinstance(value, str):
-        if value.strip().lower() in ("none", "off", ""):
-            return None
-        try:
-            return parse_duration(value)
-        except InputError as exc:
-            raise ValueError(str(exc)) from None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    return value
+def _span(value: Any) -> timedelta:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like '24h', got {value!r}")
+    try:
+        if isinstance(value, str):
+            span = parse_duration(value)
+        elif isinstance(value, int | float):
+            span = timedelta(seconds=value)
+        elif isinstance(value, timedelta):
+            span = value
+        else:
+            raise ValueError(f"expected a duration like '24h', got {type(value).__name__}")
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+    except (OverflowError, ValueError) as exc:
+        raise ValueError(f"duration {value!r} is out of range or not a number: {exc}") from None
+    if span <= timedelta(0):
+        raise ValueError(f"a duration must be positive, got {value!r}")
+    return span
+
+
+def _optional_span(value: Any) -> timedelta | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "off")):
+        return None
+    return _span(value)
 
 
 def _clock_time(value: Any) -> Any:
+    if not isinstance(value, str | time):
+        raise ValueError(f"expected a local time like '08:00', got {value!r}")
     if isinstance(value, str):
         try:
             return time.fromisoformat(value.strip())
@@ -81,7 +99,20 @@ def _clock_time(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[timedelta | None, BeforeValidator(_duration)]
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    return value
+
+
+Duration = Annotated[timedelta | None, BeforeValidator(_optional_span)]
+"""A positive duration (``"24h"``, ``"7d"``, seconds as a number) or ``None``/``"none"``."""
+Span = Annotated[timedelta, BeforeValidator(_span)]
+"""A positive duration that must be given."""
+Count = Annotated[int, Field(ge=0, strict=True)]
+Limit = Annotated[int, Field(gt=0, strict=True)]
+Rate = Annotated[float, Field(gt=0, allow_inf_nan=False), BeforeValidator(_not_bool)]
+Flag = Annotated[bool, Field(strict=True)]
 ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 
 
@@ -171,14 +202,14 @@ else:
 class ContentSpec(_Model):
     """Content limits of a channel (C1–C4, C6, X3)."""
 
-    text_max: Dated[int | None] = None
+    text_max: Dated[Limit | None] = None
     text_unit: Dated[TextUnit] = TextUnit.CHARACTERS
-    caption_max: Dated[int | None] = None
-    template_body_max: Dated[int | None] = None
+    caption_max: Dated[Limit | None] = None
+    template_body_max: Dated[Limit | None] = None
     media: Dated[MediaDelivery] = MediaDelivery.NATIVE
     link_separator: Dated[str] = " "
-    voice_notes: Dated[bool] = False
-    voice_max: Dated[Duration] = timedelta(minutes=5)
+    voice_notes: Dated[Flag] = False
+    voice_max: Dated[Span] = timedelta(minutes=5)
 
 
 class KeywordSetSpec(_Model):
@@ -192,22 +223,22 @@ class KeywordSetSpec(_Model):
 class DoubleOptInSpec(_Model):
     """Double opt-in before the first broadcast (B12)."""
 
-    yes_replies: list[str] = Field(default_factory=lambda: ["S"])
-    no_replies: list[str] = Field(default_factory=lambda: ["N"])
-    reminder_after: Duration = timedelta(hours=24)
-    max_prompts: int = Field(default=2, ge=1)
+    yes_replies: list[str] = Field(default_factory=lambda: ["S"], min_length=1)
+    no_replies: list[str] = Field(default_factory=lambda: ["N"], min_length=1)
+    reminder_after: Span = timedelta(hours=24)
+    max_prompts: Limit = 2
     prompt: str = "Reply S to subscribe to our messages or N to decline."
 
 
 class TierSpec(_Model):
     """Unique-recipient messaging tiers (B13, B14)."""
 
-    limits: Dated[list[int | None]]
-    rolling_window: Dated[Duration] = timedelta(hours=24)
-    upgrade_factor: Dated[float] = 2.0
-    upgrade_lookback: Dated[Duration] = timedelta(days=7)
-    upgrade_delay: Dated[Duration] = timedelta(hours=48)
-    replies_in_window_count: Dated[bool] = False
+    limits: Dated[Annotated[list[Limit | None], Field(min_length=1)]]
+    rolling_window: Dated[Span] = timedelta(hours=24)
+    upgrade_factor: Dated[Rate] = 2.0
+    upgrade_lookback: Dated[Span] = timedelta(days=7)
+    upgrade_delay: Dated[Span] = timedelta(hours=48)
+    replies_in_window_count: Dated[Flag] = False
     scope: Dated[str] = "number"
 
 
@@ -222,17 +253,17 @@ class ChannelSpec(_Model):
     """Everything a profile says about one channel kind."""
 
     window: Dated[Duration] = None
-    requires_prior_inbound: Dated[bool] = False
+    requires_prior_inbound: Dated[Flag] = False
     extended_window: Dated[Duration] = None
     extended_window_tag: Dated[str | None] = None
     after_window: Dated[AfterWindow] = AfterWindow.NOTHING
     message_tags: Dated[list[str]] = Field(default_factory=list)
-    window_outbound_cap: Dated[int | None] = None
-    chatbot_free_per_month: Dated[int | None] = None
-    broadcasts: Dated[bool] = True
+    window_outbound_cap: Dated[Limit | None] = None
+    chatbot_free_per_month: Dated[Count | None] = None
+    broadcasts: Dated[Flag] = True
     paid_modes: Dated[list[Mode]] = Field(default_factory=list)
-    rate_per_second: Dated[float | None] = None
-    daily_recipient_cap: Dated[int | None] = None
+    rate_per_second: Dated[Rate | None] = None
+    daily_recipient_cap: Dated[Limit | None] = None
     content: ContentSpec = Field(default_factory=ContentSpec)
     tiers: TierSpec | None = None
     double_opt_in: DoubleOptInSpec | None = None

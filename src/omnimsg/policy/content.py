@@ -19,6 +19,7 @@ from enum import StrEnum
 
 import attrs
 
+from omnimsg._convert import to_enum, to_optional_text, to_text, to_timedelta
 from omnimsg.channels.capabilities import ContentLimits
 from omnimsg.channels.kinds import MediaDelivery, TextUnit
 from omnimsg.errors import InputError
@@ -49,14 +50,41 @@ class MediaKind(StrEnum):
     VOICE = "voice"
 
 
+def _url(value: object) -> str:
+    return to_text(value, "media url")
+
+
+def _media_kind(value: object) -> MediaKind:
+    return to_enum(MediaKind, value, "media kind")
+
+
+def _duration(value: object) -> timedelta | None:
+    return to_timedelta(value, "media duration")
+
+
+def _filename(value: object) -> str | None:
+    return to_optional_text(value, "media filename")
+
+
 @attrs.frozen
 class Media:
-    """A piece of media by URL. ``duration`` is required for voice notes (C4)."""
+    """A piece of media by URL. ``duration`` is required for voice notes (C4).
 
-    url: str
-    kind: MediaKind = MediaKind.DOCUMENT
-    duration: timedelta | None = None
-    filename: str | None = None
+    Raises :class:`~omnimsg.errors.InputError` for a kind that is not a
+    :class:`MediaKind` (its value as a string is accepted), a voice note without a
+    duration, or a negative duration.
+    """
+
+    url: str = attrs.field(converter=_url)
+    kind: MediaKind = attrs.field(default=MediaKind.DOCUMENT, converter=_media_kind)
+    duration: timedelta | None = attrs.field(default=None, converter=_duration)
+    filename: str | None = attrs.field(default=None, converter=_filename)
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind is MediaKind.VOICE and self.duration is None:
+            raise InputError(f"voice note {self.url!r} needs a duration (C4)")
+        if self.duration is not None and self.duration < timedelta(0):
+            raise InputError(f"media {self.url!r}: duration must not be negative")
 
 
 class SmsEncoding(StrEnum):

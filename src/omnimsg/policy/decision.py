@@ -18,38 +18,105 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 from typing import NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from omnimsg._time import require_aware
+from omnimsg._convert import (
+    to_count,
+    to_enum,
+    to_flag,
+    to_optional_text,
+    to_text,
+    to_utc,
+)
 from omnimsg.channels.capabilities import ChannelCapabilities, ContentLimits
 from omnimsg.channels.kinds import AfterWindow, Mode
+from omnimsg.contacts import SubscriptionStatus
 from omnimsg.errors import InputError, NaiveDatetimeError
 from omnimsg.policy.content import Media, OutboundContent, render_content
-from omnimsg.policy.optin import SubscriptionStatus
 from omnimsg.policy.reasons import RULE_OF, Reason
 
 __all__ = ["AccountState", "ConversationState", "Decision", "Message", "decide"]
 
 
-def _aware_or_none(
-    _inst: object, attribute: attrs.Attribute[datetime | None], value: object
-) -> None:
-    if value is not None:
-        if not isinstance(value, datetime):
-            raise InputError(f"{attribute.name} must be a datetime, got {type(value).__name__}")
-        require_aware(value, attribute.name)
-
-
-def _non_negative(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if value < 0:
-        raise InputError(f"{attribute.name} must be >= 0, got {value}")
-
-
 def _media(value: Media | Iterable[Media]) -> tuple[Media, ...]:
     if isinstance(value, Media):
         return (value,)
-    return tuple(value)
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InputError(f"media: expected Media or a sequence of Media, got {value!r}")
+    items = tuple(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, Media):
+            raise InputError(f"media[{i}]: expected Media, got {type(item).__name__}")
+    return items
+
+
+def _text(value: object) -> str:
+    return to_text(value, "text")
+
+
+def _template(value: object) -> str | None:
+    return to_optional_text(value, "template")
+
+
+def _tag(value: object) -> str | None:
+    return to_optional_text(value, "tag")
+
+
+def _marketing(value: object) -> bool:
+    return to_flag(value, "marketing")
+
+
+def _broadcast(value: object) -> bool:
+    return to_flag(value, "broadcast")
+
+
+def _last_inbound(value: object) -> datetime | None:
+    return to_utc(value, "last_inbound_at")
+
+
+def _outbound_count(value: object) -> int:
+    return to_count(value, "outbound_since_inbound")
+
+
+def _subscription(value: object) -> SubscriptionStatus:
+    return to_enum(SubscriptionStatus, value, "subscription")
+
+
+def _chatbot_count(value: object) -> int:
+    return to_count(value, "chatbot_initiated_count")
+
+
+def _paid_terms(value: object) -> bool:
+    return to_flag(value, "paid_chatbot_terms")
+
+
+def _timezone(value: object) -> tzinfo:
+    if isinstance(value, tzinfo):
+        return value
+    if isinstance(value, str):
+        try:
+            return ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InputError(f"timezone: unknown time zone {value!r}") from None
+    raise InputError(f"timezone: expected a tzinfo or an IANA name, got {value!r}")
+
+
+def _year_month(value: object) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and 1 <= value[1] <= 12
+    ):
+        return (value[0], value[1])
+    raise InputError(f"chatbot_month: expected (year, month) with month 1-12, got {value!r}")
+
+
+_RENDERINGS_KEPT = 64  # content-limits objects one message keeps renderings for
 
 
 @attrs.frozen
@@ -65,12 +132,12 @@ class Message:
     cached per channel content limits.
     """
 
-    text: str = ""
+    text: str = attrs.field(default="", converter=_text)
     media: tuple[Media, ...] = attrs.field(default=(), converter=_media)
-    template: str | None = None
-    tag: str | None = None
-    marketing: bool = False
-    broadcast: bool = False
+    template: str | None = attrs.field(default=None, converter=_template)
+    tag: str | None = attrs.field(default=None, converter=_tag)
+    marketing: bool = attrs.field(default=False, converter=_marketing)
+    broadcast: bool = attrs.field(default=False, converter=_broadcast)
     # The last rendering is kept as one (limits, content) pair, replaced in a single
     # assignment so that threads deciding the same message never see a mixed pair;
     # decide() reads it without a call. The dict keeps one rendering per
@@ -94,6 +161,8 @@ class Message:
             content = render_content(
                 self.text, self.media, limits, template=self.template is not None
             )
+            if len(self._rendered) >= _RENDERINGS_KEPT:
+                self._rendered.clear()
             self._rendered[id(limits)] = (limits, content)
         object.__setattr__(self, "_last", (limits, content))
         return content
@@ -106,11 +175,16 @@ class ConversationState:
     ``last_inbound_at``: the contact's last message (``None``: never wrote).
     ``outbound_since_inbound``: messages sent since then (W5).
     ``subscription``: opt-in status with this sender (B12, X1).
+
+    Values may come back from storage as plain strings; they are converted here, and
+    ``last_inbound_at`` is kept in UTC so window arithmetic is in real hours.
     """
 
-    last_inbound_at: datetime | None = attrs.field(default=None, validator=_aware_or_none)
-    outbound_since_inbound: int = attrs.field(default=0, validator=_non_negative)
-    subscription: SubscriptionStatus = SubscriptionStatus.NOT_ASKED
+    last_inbound_at: datetime | None = attrs.field(default=None, converter=_last_inbound)
+    outbound_since_inbound: int = attrs.field(default=0, converter=_outbound_count)
+    subscription: SubscriptionStatus = attrs.field(
+        default=SubscriptionStatus.NOT_ASKED, converter=_subscription
+    )
 
     def after_inbound(self, at: datetime) -> ConversationState:
         """The state after the contact writes at ``at``: window and counter reset (W5)."""
@@ -132,14 +206,15 @@ class AccountState:
 
     ``chatbot_initiated_count`` counts chatbot-initiated messages sent in the calendar
     month ``chatbot_month`` (year, month) of ``timezone`` (W6); a count for another
-    month is a count of zero. ``paid_chatbot_terms``: the account agreed to paid
+    month is a count of zero. ``timezone`` may be given as an IANA name.
+    ``paid_chatbot_terms``: the account agreed to paid
     commercial terms, so sends beyond the free quota go, paid.
     """
 
-    timezone: tzinfo = UTC
-    chatbot_month: tuple[int, int] | None = None
-    chatbot_initiated_count: int = attrs.field(default=0, validator=_non_negative)
-    paid_chatbot_terms: bool = False
+    timezone: tzinfo = attrs.field(default=UTC, converter=_timezone)
+    chatbot_month: tuple[int, int] | None = attrs.field(default=None, converter=_year_month)
+    chatbot_initiated_count: int = attrs.field(default=0, converter=_chatbot_count)
+    paid_chatbot_terms: bool = attrs.field(default=False, converter=_paid_terms)
 
     def chatbot_count_at(self, now: datetime) -> int:
         """Chatbot-initiated messages already sent in ``now``'s month (W6)."""
@@ -267,8 +342,13 @@ def decide(
 
     Raises:
         NaiveDatetimeError: ``now`` has no time zone.
+        InputError: ``now`` is not a datetime.
     """
-    if now.tzinfo is None:
+    try:
+        naive = now.tzinfo is None
+    except AttributeError:
+        raise InputError(f"now: expected an aware datetime, got {type(now).__name__}") from None
+    if naive:
         raise NaiveDatetimeError(
             f"now must be timezone-aware, got naive datetime {now.isoformat()!r}"
         )
@@ -292,14 +372,16 @@ def decide(
     if window is None:
         if last is None and caps.requires_prior_inbound:
             return _NO_PRIOR_INBOUND
-        mode, reason = _FREE_FORM, _NO_WINDOW
+        mode = _FREE_FORM if message.template is None else _TEMPLATE
+        reason = _NO_WINDOW
     elif last is not None and now < (closes := last + window):
         cap = caps.window_outbound_cap
         if cap is not None:
             remaining = cap - conversation.outbound_since_inbound
             if remaining <= 0:
                 return _CAP_REACHED
-        mode, reason = _FREE_FORM, _WITHIN
+        mode = _FREE_FORM if message.template is None else _TEMPLATE
+        reason = _WITHIN
     else:
         granted = _outside_window(caps, message, now, account, last)
         if isinstance(granted, Decision):
@@ -367,5 +449,7 @@ def _outside_window(
         return _refuse(_CHATBOT, Reason.CHATBOT_QUOTA_EXHAUSTED, None)
     # In the extended window only its tag may go; after it, nothing (W4).
     if extended_closes is not None:
-        return _refuse(_TAG, Reason.TAG_REQUIRED, extended_closes)
+        if message.tag is None:
+            return _refuse(_TAG, Reason.TAG_REQUIRED, extended_closes)
+        return _refuse(_TAG, Reason.TAG_NOT_ALLOWED, extended_closes)
     return _WINDOW_CLOSED

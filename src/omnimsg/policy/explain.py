@@ -14,7 +14,7 @@ __all__ = ["explain"]
 _WORDS = {
     Reason.NO_WINDOW: "the channel has no messaging window: any message may be sent",
     Reason.WITHIN_WINDOW: "inside the messaging window: any message may be sent",
-    Reason.WITHIN_EXTENDED_WINDOW: "inside the extended window with its tag (HUMAN_AGENT)",
+    Reason.WITHIN_EXTENDED_WINDOW: "inside the extended window, with the tag that grants it",
     Reason.TEMPLATE_OUTSIDE_WINDOW: "outside the window, sent as a pre-approved template",
     Reason.TAG_OUTSIDE_WINDOW: "outside the window, sent with a message tag",
     Reason.CHATBOT_INITIATED_FREE: "outside the window: a chatbot-initiated message, within "

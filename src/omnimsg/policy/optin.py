@@ -20,6 +20,7 @@ from typing import TypeAlias
 
 import attrs
 
+from omnimsg._convert import to_count, to_enum, to_utc
 from omnimsg._time import require_aware
 from omnimsg.channels.capabilities import ChannelCapabilities, DoubleOptIn, KeywordSet
 from omnimsg.contacts import SubscriptionStatus
@@ -93,8 +94,12 @@ def _match(
     reply = _normal(text)
     if not reply:
         return None
-    names = _locales(keywords, locale)
+    preferred = _locales(keywords, locale)
+    # An opt-out is honoured in any configured language: a contact filed under "es"
+    # who texts STOP has opted out all the same.
+    everywhere = preferred + [name for name in keywords if name not in preferred]
     for action in KeywordAction:
+        names = everywhere if action is KeywordAction.OPT_OUT else preferred
         for name in names:
             if any(_normal(word) == reply for word in _words(keywords[name], action)):
                 return action, name
@@ -108,7 +113,8 @@ def classify_reply(
 
     The whole reply must equal a keyword, outer whitespace and letter case aside
     (runs of inner whitespace count as one space: ``"opt  out"`` is ``OPT OUT``).
-    ``keywords`` maps a locale to its :class:`KeywordSet`. With ``locale`` only that
+    ``keywords`` maps a locale to its :class:`KeywordSet`. Opt-out words match in
+    every locale, always. For opt-in and help words, with ``locale`` only that
     locale's set is used (``"es-MX"`` falls back to ``"es"``); a locale with no set of
     its own, or no locale, matches across all sets. When a word is in several lists,
     opting out wins over opting in, and opting in over help.
@@ -182,6 +188,34 @@ class OptInRules:
 _DEFAULT_DOUBLE_OPT_IN = DoubleOptIn()
 
 
+def _status(value: object) -> SubscriptionStatus:
+    return to_enum(SubscriptionStatus, value, "OptInState.status")
+
+
+def _prompts_sent(value: object) -> int:
+    return to_count(value, "OptInState.prompts_sent")
+
+
+def _first_prompt_at(value: object) -> datetime | None:
+    return to_utc(value, "OptInState.first_prompt_at")
+
+
+def _last_prompt_at(value: object) -> datetime | None:
+    return to_utc(value, "OptInState.last_prompt_at")
+
+
+def _changed_at(value: object) -> datetime | None:
+    return to_utc(value, "OptInState.changed_at")
+
+
+def _held(value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, tuple | list):
+        raise InputError(f"OptInState.held: expected a sequence of broadcast ids, got {value!r}")
+    if not all(isinstance(item, str) for item in value):
+        raise InputError(f"OptInState.held: broadcast ids must be text, got {value!r}")
+    return tuple(value)
+
+
 @attrs.frozen
 class OptInState:
     """Consent of one contact with one sender, as the backend stores it.
@@ -194,12 +228,14 @@ class OptInState:
     broadcasts held outside PROMPTED, or PROMPTED without a prompt sent.
     """
 
-    status: SubscriptionStatus = SubscriptionStatus.NOT_ASKED
-    prompts_sent: int = 0
-    first_prompt_at: datetime | None = None
-    last_prompt_at: datetime | None = None
-    held: tuple[str, ...] = ()
-    changed_at: datetime | None = None
+    status: SubscriptionStatus = attrs.field(
+        default=SubscriptionStatus.NOT_ASKED, converter=_status
+    )
+    prompts_sent: int = attrs.field(default=0, converter=_prompts_sent)
+    first_prompt_at: datetime | None = attrs.field(default=None, converter=_first_prompt_at)
+    last_prompt_at: datetime | None = attrs.field(default=None, converter=_last_prompt_at)
+    held: tuple[str, ...] = attrs.field(default=(), converter=_held)
+    changed_at: datetime | None = attrs.field(default=None, converter=_changed_at)
 
     def __attrs_post_init__(self) -> None:
         if self.held and self.status is not SubscriptionStatus.PROMPTED:

@@ -1,0 +1,90 @@
+"""Conversions for attrs value objects built from outside data.
+
+Values stored by a backend come back as plain strings, lists and numbers; these turn
+them into the enums, tuples and UTC datetimes the core compares with ``is`` and
+does arithmetic on, and refuse anything else with an :class:`InputError` naming the
+field. Modules wrap them in small named converters (the attrs mypy plugin checks
+named functions only). They run when a value is built, never on a hot path.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import TypeVar
+
+from omnimsg._time import require_aware
+from omnimsg.errors import InputError
+
+__all__ = [
+    "to_count",
+    "to_enum",
+    "to_flag",
+    "to_optional_text",
+    "to_text",
+    "to_timedelta",
+    "to_utc",
+]
+
+E = TypeVar("E", bound=Enum)
+
+
+def to_enum(cls: type[E], value: object, name: str) -> E:
+    """``value`` as a member of ``cls`` (a member or its value)."""
+    if isinstance(value, cls):
+        return value
+    try:
+        return cls(value)
+    except (ValueError, TypeError):
+        allowed = ", ".join(str(m.value) for m in cls)
+        raise InputError(f"{name}: expected one of {allowed}; got {value!r}") from None
+
+
+def to_utc(value: object, name: str) -> datetime | None:
+    """An aware datetime as the same instant in UTC; ``None`` kept.
+
+    Window arithmetic is done on UTC values so that a 24 h window is 24 real hours
+    across a daylight-saving change.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InputError(f"{name}: expected a datetime, got {type(value).__name__}")
+    return require_aware(value, name).astimezone(UTC)
+
+
+def to_timedelta(value: object, name: str) -> timedelta | None:
+    """A timedelta or ``None``; anything else is refused."""
+    if value is None or isinstance(value, timedelta):
+        return value
+    raise InputError(f"{name}: expected a timedelta, got {type(value).__name__}")
+
+
+def to_count(value: object, name: str) -> int:
+    """A whole number >= 0 (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{name}: expected a whole number, got {value!r}")
+    if value < 0:
+        raise InputError(f"{name}: must be >= 0, got {value}")
+    return value
+
+
+def to_flag(value: object, name: str) -> bool:
+    """True or False, nothing else."""
+    if not isinstance(value, bool):
+        raise InputError(f"{name}: expected True or False, got {value!r}")
+    return value
+
+
+def to_text(value: object, name: str) -> str:
+    """A str."""
+    if not isinstance(value, str):
+        raise InputError(f"{name}: expected text, got {type(value).__name__}")
+    return value
+
+
+def to_optional_text(value: object, name: str) -> str | None:
+    """A str or ``None``."""
+    if value is not None and not isinstance(value, str):
+        raise InputError(f"{name}: expected text or None, got {type(value).__name__}")
+    return value
