@@ -6,11 +6,13 @@ Run with ``make demo``. Every instant is fixed, so the output is the same on eve
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from omnimsg import AccountState, ConversationState, Message, decide, load_profile
 from omnimsg.cli import main as cli
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+HERE = Path(__file__).parent
 
 
 def banner(title: str) -> None:
@@ -55,13 +57,31 @@ def command_line() -> None:
             "--media",
             "https://ex.co/promo.jpg@image",
         ],
-        ["--channel", "sms", "--text", "Price: 10€ " * 40],
+        ["--channel", "sms", "--text", "Price: 10€. " * 40],
+        ["--channel", "sms", "--text", "Price: 10€. " * 140],
     ]
     for args in checks:
-        banner("omnimsg check " + " ".join(args))
+        shown = " ".join(a if len(a) <= 40 else a[:37] + "..." for a in args)
+        banner("omnimsg check " + shown)
         cli(["check", *args, *now])
+
+
+def segment() -> None:
+    args = [
+        "segment",
+        str(HERE / "segment.json"),
+        "--contacts",
+        str(HERE / "contacts.csv"),
+        "--custom-field",
+        "score=number",
+        "--now",
+        NOW.isoformat(),
+    ]
+    banner("omnimsg segment examples/segment.json --contacts examples/contacts.csv")
+    cli(args)
 
 
 if __name__ == "__main__":
     embedded()
     command_line()
+    segment()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,34 @@ def test_errors_exit_2_with_a_message(
 ) -> None:
     assert main(list(args), out=io.StringIO()) == 2
     assert needle in capsys.readouterr().err
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def test_segment_describes_counts_samples_and_reports_rejected_rows() -> None:
+    """SPEC A1, A5: the segment in words, who is in it, and every bad CSV row by line."""
+    status, out = run(
+        "segment",
+        str(EXAMPLES / "segment.json"),
+        "--contacts",
+        str(EXAMPLES / "contacts.csv"),
+        "--custom-field",
+        "score=number",
+        *NOW,
+    )
+    assert status == 0
+    assert "segment: tags include any of vip, gold and score is greater than 500" in out
+    assert "8 rows read, 5 imported, 1 merged, 2 rejected" in out
+    assert "in segment: 3 of 5 contacts" in out
+    assert "line 6: invalid_email" in out
+    assert "line 7: invalid_phone" in out
+
+
+def test_segment_with_an_undeclared_custom_field_names_the_path(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SPEC A1: a custom field must be declared with its type."""
+    status = main(["segment", str(EXAMPLES / "segment.json"), *NOW], out=io.StringIO())
+    assert status == 2
+    assert "all[1]" in capsys.readouterr().err

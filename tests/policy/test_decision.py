@@ -329,10 +329,8 @@ def test_c3_the_same_message_meets_one_channel_and_not_another() -> None:
     msg = Message(text="x" * 2001)
     state = wrote(timedelta(hours=1))
     assert decide(caps("respondio", "whatsapp"), state, msg, now=NOW).allowed
-    assert (
-        decide(caps("respondio", "messenger"), state, msg, now=NOW).reason
-        is Reason.CONTENT_TOO_LONG
-    )
+    refused = decide(caps("respondio", "messenger"), state, msg, now=NOW)
+    assert (refused.reason, refused.rule) == (Reason.CONTENT_TOO_LONG, "C3")
 
 
 def test_c4_voice_note_goes_as_voice_note_where_supported_and_as_file_elsewhere() -> None:
@@ -363,7 +361,7 @@ def test_x3_sms_limit_counts_segments_and_extension_characters_twice() -> None:
     sms = caps("respondio", "sms")  # at most 10 segments
     assert decide(sms, NEVER, Message(text="a" * 1530), now=NOW).allowed
     d = decide(sms, NEVER, Message(text="a" * 1529 + "€"), now=NOW)
-    assert (d.allowed, d.reason) == (False, Reason.CONTENT_TOO_LONG)
+    assert (d.allowed, d.reason, d.rule) == (False, Reason.CONTENT_TOO_LONG, "X3")
     assert d.content is not None
     assert d.content.sms is not None
     assert d.content.sms.segments == 11

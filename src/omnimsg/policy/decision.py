@@ -31,7 +31,7 @@ from omnimsg._convert import (
     to_utc,
 )
 from omnimsg.channels.capabilities import ChannelCapabilities, ContentLimits
-from omnimsg.channels.kinds import AfterWindow, Mode
+from omnimsg.channels.kinds import AfterWindow, Mode, TextUnit
 from omnimsg.contacts import SubscriptionStatus
 from omnimsg.errors import InputError, NaiveDatetimeError
 from omnimsg.policy.content import Media, OutboundContent, render_content
@@ -263,7 +263,16 @@ class Decision(NamedTuple):
 
     @property
     def rule(self) -> str:
-        """The SPEC rule id behind :attr:`reason`."""
+        """The SPEC rule id behind :attr:`reason`.
+
+        A length refusal names the rule that set the limit: X3 for SMS segments, C1
+        where media links count toward the text, else C3 (the channel's own limit).
+        """
+        content = self.content
+        if self.reason is Reason.CONTENT_TOO_LONG and content is not None:
+            if content.unit is TextUnit.SMS_SEGMENTS:
+                return "X3"
+            return "C1" if content.links else "C3"
         return RULE_OF[self.reason]
 
     def explain(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from omnimsg.policy.reasons import RULE_OF, Reason
+from omnimsg.policy.reasons import Reason
 
 if TYPE_CHECKING:
     from omnimsg.policy.decision import Decision
@@ -46,7 +46,7 @@ def explain(decision: Decision) -> str:
     words = _WORDS[decision.reason]
     if decision.content is not None and decision.content.detail and not decision.allowed:
         words = f"{words} ({decision.content.detail})"
-    parts = [f"{verdict} ({decision.mode.value}): {words} [{RULE_OF[decision.reason]}]"]
+    parts = [f"{verdict} ({decision.mode.value}): {words} [{decision.rule}]"]
     if decision.window_closes_at is not None:
         parts.append(f"window closes {decision.window_closes_at.isoformat()}")
     if decision.remaining_in_window is not None:

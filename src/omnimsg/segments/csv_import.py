@@ -40,6 +40,7 @@ from omnimsg.contacts import Contact, CustomValue
 from omnimsg.errors import AudienceError, InputError, PhoneNumberError
 from omnimsg.phones import normalize_phone
 from omnimsg.segments.audience import id_problem
+from omnimsg.segments.fields import FieldType
 
 __all__ = [
     "CONTACT_FIELDS",
@@ -47,7 +48,6 @@ __all__ = [
     "ContactSink",
     "CsvImportOptions",
     "CsvImportReport",
-    "FieldType",
     "MemoryContactSink",
     "RejectedRow",
     "RejectedRowWriter",
@@ -62,15 +62,6 @@ __all__ = [
     "write_rejected_rows",
     "write_rejected_rows_file",
 ]
-
-
-class FieldType(StrEnum):
-    """The type of a custom field column; a cell that does not parse rejects the row."""
-
-    STRING = "string"
-    NUMBER = "number"
-    BOOLEAN = "boolean"
-    DATETIME = "datetime"
 
 
 class UnknownColumns(StrEnum):
