@@ -391,7 +391,26 @@ def decide(
                 return _CAP_REACHED
         mode = _FREE_FORM if message.template is None else _TEMPLATE
         reason = _WITHIN
+    elif (
+        # The HUMAN_AGENT reply inside the extended window is common enough (an agent
+        # answering after a day) to be decided here without a call (W3, W4).
+        last is not None
+        and (tag := message.tag) is not None
+        and tag == caps.extended_window_tag
+        and (extended := caps.extended_window) is not None
+        and now < (closes := last + extended)
+    ):
+        mode, reason = _TAG, _WITHIN_EXTENDED
+    elif (
+        # A template outside the window is what a broadcast mostly sends (W2).
+        message.template is not None
+        and caps.after_window is _AFTER_TEMPLATE
+        and (last is not None or not caps.requires_prior_inbound)
+    ):
+        closes = None
+        mode, reason = _TEMPLATE, _TEMPLATE_OUTSIDE
     else:
+        closes = None
         granted = _outside_window(caps, message, now, account, last)
         if isinstance(granted, Decision):
             return granted
