@@ -20,7 +20,7 @@ from dateutil.parser import isoparse
 from omnimsg._time import require_aware
 from omnimsg.channels.kinds import ChannelKind, parse_channel_kind
 from omnimsg.errors import InputError
-from omnimsg.phones import normalize_phone, phone_region, phone_time_zones
+from omnimsg.phones import parse_phone, phone_region, phone_time_zones
 
 __all__ = [
     "ChannelIdentity",
@@ -179,10 +179,10 @@ class Contact:
         cid = str(data["id"])
         where = f"contact {cid!r}"
         phone = data.get("phone")
-        e164 = None
+        e164 = region = None
         if phone not in (None, ""):
             try:
-                e164 = normalize_phone(str(phone), default_region)
+                e164, region = parse_phone(str(phone), default_region)
             except InputError as exc:
                 raise type(exc)(f"{where}.phone: {exc}") from None
         custom: dict[str, CustomValue] = {}
@@ -215,6 +215,7 @@ class Contact:
             last_name=data.get("last_name") or None,
             email=(str(data["email"]).strip() or None) if data.get("email") else None,
             phone=e164,
+            phone_region=region,
             timezone=data.get("timezone") or None,
             language=data.get("language") or None,
             lifecycle=data.get("lifecycle") or None,
