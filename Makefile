@@ -32,6 +32,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python bench/decide.py
 	$(BIN)/python bench/segments.py
+	$(BIN)/python bench/csv_import.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist

@@ -99,3 +99,23 @@ def test_segment_with_an_undeclared_custom_field_names_the_path(
     status = main(["segment", str(EXAMPLES / "segment.json"), *NOW], out=io.StringIO())
     assert status == 2
     assert "all[1]" in capsys.readouterr().err
+
+
+def test_segment_file_errors_exit_2_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    latin1 = tmp_path / "seg.json"
+    latin1.write_bytes(
+        '{"field": "first_name", "op": "equals", "value": "Jos\xe9"}'.encode("latin-1")
+    )
+    assert main(["segment", str(latin1), *NOW], out=io.StringIO()) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+    seg = EXAMPLES / "segment.json"
+    args = ["segment", str(seg), "--custom-field", "score=number", *NOW]
+    assert main([*args, "--contacts", str(tmp_path / "none.csv")], out=io.StringIO()) == 2
+    assert "cannot read contacts file" in capsys.readouterr().err
+
+
+def test_negative_counts_are_refused_by_the_parser() -> None:
+    with pytest.raises(SystemExit):
+        main(["check", "--channel", "wechat", "--sent", "-1", *NOW], out=io.StringIO())

@@ -14,6 +14,7 @@ from omnimsg import (
     NaiveDatetimeError,
     PhoneNumberError,
     SubscriptionStatus,
+    UnknownChannelError,
 )
 from omnimsg.phones import normalize_phone, parse_phone, phone_region, phone_time_zones
 
@@ -95,3 +96,39 @@ def test_parse_phone_gives_the_same_number_and_region_as_the_separate_calls() ->
         assert e164 == normalize_phone(raw)
         assert region == phone_region(e164)
         assert phone_time_zones(e164)
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"id": "a", "first_name": 5}, r"contact 'a'\.first_name: expected text"),
+        ({"id": "a", "tags": [1, "vip"]}, r"contact 'a'\.tags: every tag must be text"),
+        ({"id": "a", "tags": 5}, r"contact 'a'\.tags"),
+        ({"id": "a", "custom": ["x"]}, r"contact 'a'\.custom: expected a mapping"),
+        ({"id": "a", "subscriptions": ["x"]}, r"contact 'a'\.subscriptions"),
+        ({"id": "a", "identities": ["x"]}, r"contact 'a'\.identities\[0\]"),
+        ({"id": "a", "identities": {"a": 1}}, r"contact 'a'\.identities: expected a list"),
+        ({"id": True}, "contact.id"),
+    ],
+)
+def test_values_the_engines_could_not_read_are_refused_when_built(
+    data: dict[str, object], needle: str
+) -> None:
+    """SPEC A5: a contact is checked once, at the boundary, naming the field."""
+    with pytest.raises(InputError, match=needle):
+        Contact.from_dict(data)
+
+
+def test_a_numeric_phone_is_read_as_text() -> None:
+    contact = Contact.from_dict({"id": "a", "phone": 4155550132}, default_region="US")
+    assert contact.phone == "+14155550132"
+
+
+def test_an_unknown_channel_names_the_field() -> None:
+    with pytest.raises(UnknownChannelError, match=r"contact 'a'\.last_interacted_channel"):
+        Contact.from_dict({"id": "a", "last_interacted_channel": "fax"})
+
+
+def test_a_bad_default_region_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="default_region"):
+        Contact.from_dict({"id": "a"}, default_region=1)  # type: ignore[arg-type]

@@ -209,6 +209,16 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _custom_fields(pairs: Sequence[str]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for pair in pairs:
@@ -235,6 +245,8 @@ def _segment(args: argparse.Namespace, out: TextIO) -> int:
             text = handle.read()
     except OSError as exc:
         raise InputError(f"cannot read segment file {args.segment}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"segment file {args.segment} is not UTF-8: {exc.reason}") from None
     segment = parse_segment(text, custom_fields=custom)
     out.write(f"segment: {segment.describe()}\n")
     if args.contacts is None:
@@ -245,7 +257,10 @@ def _segment(args: argparse.Namespace, out: TextIO) -> int:
         default_region=args.region,
     )
     sink = MemoryContactSink()
-    report = import_contacts_csv_file(args.contacts, sink, options)
+    try:
+        report = import_contacts_csv_file(args.contacts, sink, options)
+    except OSError as exc:
+        raise InputError(f"cannot read contacts file {args.contacts}: {exc.strerror}") from None
     out.write(
         f"contacts: {report.rows_read} rows read, {report.imported} imported, "
         f"{report.merged} merged, {report.rejected_count} rejected\n"
@@ -264,8 +279,7 @@ def _segment(args: argparse.Namespace, out: TextIO) -> int:
     if report.rejected:
         out.write("rejected rows:\n")
         for row in report.rejected:
-            reasons = "; ".join(p.message for p in row.problems)
-            out.write(f"  line {row.line}: {row.code.value}: {reasons}\n")
+            out.write(f"  {row.where}: {row.code.value}: {row.reason}\n")
     return 0
 
 
@@ -288,7 +302,9 @@ def _parser() -> argparse.ArgumentParser:
         "--last-inbound",
         help="the contact's last message: a duration ago (47h, 3d), an ISO instant, or 'never'",
     )
-    c.add_argument("--sent", type=int, default=0, help="outbound messages since the last inbound")
+    c.add_argument(
+        "--sent", type=_count, default=0, help="outbound messages since the last inbound"
+    )
     c.add_argument("--text", default="Hello", help="message text")
     c.add_argument("--template", help="approved template name")
     c.add_argument("--tag", help="message tag, e.g. HUMAN_AGENT")
@@ -304,7 +320,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=[s.value for s in SubscriptionStatus],
         help="the contact's opt-in status with this sender",
     )
-    c.add_argument("--chatbot-count", type=int, default=0, help="chatbot-initiated this month")
+    c.add_argument("--chatbot-count", type=_count, default=0, help="chatbot-initiated this month")
     c.add_argument("--paid-terms", action="store_true", help="account accepted paid terms (W6)")
     c.add_argument("--account-tz", default="UTC", help="the account's time zone (W6 month)")
     c.add_argument("--now", help="ISO instant to decide at (default: the wall clock)")
@@ -328,7 +344,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=["error", "custom", "ignore"],
         help="CSV columns that are not contact fields (default: custom fields)",
     )
-    g.add_argument("--sample", type=int, default=10, help="how many matching contacts to show")
+    g.add_argument("--sample", type=_count, default=10, help="how many matching contacts to show")
     g.add_argument("--now", help="ISO instant relative periods are measured from")
     g.set_defaults(run=_segment)
     return parser

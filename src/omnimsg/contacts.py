@@ -12,14 +12,14 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 from dateutil.parser import isoparse
 
 from omnimsg._time import require_aware
 from omnimsg.channels.kinds import ChannelKind, parse_channel_kind
-from omnimsg.errors import InputError
+from omnimsg.errors import InputError, UnknownChannelError
 from omnimsg.phones import parse_phone, phone_region, phone_time_zones
 
 __all__ = [
@@ -80,12 +80,15 @@ class ChannelIdentity:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "identity") -> ChannelIdentity:
+        """Build an identity from outside data; errors name ``path`` and the key."""
         try:
             account_id = str(data["account_id"])
-            channel = parse_channel_kind(data["channel"])
             external_id = str(data["external_id"])
+            channel = parse_channel_kind(data["channel"])
         except KeyError as exc:
             raise InputError(f"{path}: missing key {exc.args[0]!r}") from None
+        except UnknownChannelError as exc:
+            raise UnknownChannelError(f"{path}.channel: {exc}") from None
         return cls(
             account_id=account_id,
             channel=channel,
@@ -171,60 +174,152 @@ class Contact:
         """Build a contact from outside data, validating and normalising it.
 
         Phones become E.164 (``default_region`` for national numbers), ISO strings
-        become datetimes (naive ones are refused), enum strings become enums.
-        Raises :class:`~omnimsg.errors.InputError` naming the field.
+        become datetimes (naive ones are refused), enum strings become enums. Text
+        fields must be strings, tags strings, ``custom`` and ``subscriptions``
+        mappings. Raises :class:`~omnimsg.errors.InputError` (or its
+        :class:`~omnimsg.errors.PhoneNumberError` / ``NaiveDatetimeError``) naming
+        the field; an unknown channel kind is an ``UnknownChannelError`` naming it.
         """
-        if "id" not in data or data["id"] in (None, ""):
+        if not isinstance(data, Mapping):
+            raise InputError(f"contact: expected a mapping, got {type(data).__name__}")
+        if default_region is not None and not isinstance(default_region, str):
+            raise InputError(f"default_region: expected a region code, got {default_region!r}")
+        raw_id = data.get("id")
+        if raw_id is None or raw_id == "":
             raise InputError("contact: missing 'id'")
-        cid = str(data["id"])
+        if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
+            raise InputError(f"contact.id: expected text or a whole number, got {raw_id!r}")
+        cid = str(raw_id)
         where = f"contact {cid!r}"
-        phone = data.get("phone")
+        text = {name: _text_field(data, name, where) for name in _TEXT_FIELDS}
+        phone = _text_field(data, "phone", where)
         e164 = region = None
-        if phone not in (None, ""):
+        if phone is not None:
             try:
-                e164, region = parse_phone(str(phone), default_region)
+                e164, region = parse_phone(phone, default_region)
             except InputError as exc:
                 raise type(exc)(f"{where}.phone: {exc}") from None
-        custom: dict[str, CustomValue] = {}
-        for key, value in (data.get("custom") or {}).items():
-            if isinstance(value, datetime):
-                require_aware(value, f"{where}.custom.{key}")
-            elif value is not None and not isinstance(value, str | int | float | bool):
-                raise InputError(
-                    f"{where}.custom.{key}: unsupported type {type(value).__name__}; "
-                    "expected str, int, float, bool or an aware datetime"
-                )
-            custom[str(key)] = value
-        identities = tuple(
-            item
-            if isinstance(item, ChannelIdentity)
-            else ChannelIdentity.from_dict(item, path=f"{where}.identities[{i}]")
-            for i, item in enumerate(data.get("identities") or ())
-        )
-        status = data.get("conversation_status")
-        lic = data.get("last_interacted_channel")
-        subs_raw = data.get("subscriptions") or {}
-        try:
-            subscriptions = {str(k): SubscriptionStatus(v) for k, v in subs_raw.items()}
-            conversation_status = ConversationStatus(status) if status else None
-        except ValueError as exc:
-            raise InputError(f"{where}: {exc}") from None
         return cls(
             id=cid,
-            first_name=data.get("first_name") or None,
-            last_name=data.get("last_name") or None,
-            email=(str(data["email"]).strip() or None) if data.get("email") else None,
+            first_name=text["first_name"],
+            last_name=text["last_name"],
+            email=(text["email"].strip() or None) if text["email"] else None,
             phone=e164,
             phone_region=region,
-            timezone=data.get("timezone") or None,
-            language=data.get("language") or None,
-            lifecycle=data.get("lifecycle") or None,
-            tags=_tags(data.get("tags") or ()),
-            custom=custom,
-            identities=identities,
-            last_interacted_channel=parse_channel_kind(lic) if lic else None,
-            conversation_status=conversation_status,
-            assignee=data.get("assignee") or None,
-            subscriptions=subscriptions,
+            timezone=text["timezone"],
+            language=text["language"],
+            lifecycle=text["lifecycle"],
+            tags=_tag_field(data.get("tags"), where),
+            custom=_custom_field(data.get("custom"), where),
+            identities=_identity_field(data.get("identities"), where),
+            last_interacted_channel=_channel_field(data.get("last_interacted_channel"), where),
+            conversation_status=_enum_field(
+                ConversationStatus, data.get("conversation_status"), f"{where}.conversation_status"
+            ),
+            assignee=text["assignee"],
+            subscriptions=_subscription_field(data.get("subscriptions"), where),
             created_at=_aware_or_none(data.get("created_at"), f"{where}.created_at"),
         )
+
+
+_TEXT_FIELDS = ("first_name", "last_name", "email", "timezone", "language", "lifecycle", "assignee")
+
+
+def _text_field(data: Mapping[str, Any], name: str, where: str) -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if name == "phone" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise InputError(f"{where}.{name}: expected text, got {type(value).__name__}")
+    return value
+
+
+def _tag_field(value: object, where: str) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset((value,))
+    if not isinstance(value, Iterable) or isinstance(value, Mapping):
+        raise InputError(f"{where}.tags: expected a list of text, got {type(value).__name__}")
+    tags = tuple(value)
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise InputError(f"{where}.tags: every tag must be text, got {tag!r}")
+    return frozenset(tags)
+
+
+def _custom_field(value: object, where: str) -> dict[str, CustomValue]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError(f"{where}.custom: expected a mapping, got {type(value).__name__}")
+    custom: dict[str, CustomValue] = {}
+    for key, item in value.items():
+        if isinstance(item, datetime):
+            require_aware(item, f"{where}.custom.{key}")
+        elif item is not None and not isinstance(item, str | int | float | bool):
+            raise InputError(
+                f"{where}.custom.{key}: unsupported type {type(item).__name__}; "
+                "expected str, int, float, bool or an aware datetime"
+            )
+        custom[str(key)] = item
+    return custom
+
+
+def _identity_field(value: object, where: str) -> tuple[ChannelIdentity, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str | Mapping) or not isinstance(value, Iterable):
+        raise InputError(f"{where}.identities: expected a list, got {type(value).__name__}")
+    identities = []
+    for i, item in enumerate(value):
+        path = f"{where}.identities[{i}]"
+        if isinstance(item, ChannelIdentity):
+            identities.append(item)
+        elif isinstance(item, Mapping):
+            identities.append(ChannelIdentity.from_dict(item, path=path))
+        else:
+            raise InputError(f"{path}: expected a mapping, got {type(item).__name__}")
+    return tuple(identities)
+
+
+def _channel_field(value: object, where: str) -> ChannelKind | None:
+    if value is None or value == "":
+        return None
+    try:
+        if not isinstance(value, str):
+            raise UnknownChannelError(f"expected a channel kind name, got {value!r}")
+        return parse_channel_kind(value)
+    except UnknownChannelError as exc:
+        raise UnknownChannelError(f"{where}.last_interacted_channel: {exc}") from None
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _enum_field(cls: type[E], value: object, path: str) -> E | None:
+    if value is None or value == "":
+        return None
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in cls)
+        raise InputError(f"{path}: expected one of {allowed}; got {value!r}") from None
+
+
+def _subscription_field(value: object, where: str) -> dict[str, SubscriptionStatus]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError(f"{where}.subscriptions: expected a mapping, got {type(value).__name__}")
+    subscriptions: dict[str, SubscriptionStatus] = {}
+    for sender, status in value.items():
+        parsed = _enum_field(SubscriptionStatus, status, f"{where}.subscriptions.{sender}")
+        if parsed is None:
+            raise InputError(f"{where}.subscriptions.{sender}: missing status")
+        subscriptions[str(sender)] = parsed
+    return subscriptions
