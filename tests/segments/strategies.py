@@ -5,10 +5,15 @@ Values are drawn from small pools on purpose: case variants (``É``/``é``, ``�
 ``\\``), numbers at the edges of exactness (2**53 + 1, 64-bit limits, -0.0, infinities,
 NaN), and instants around daylight-saving changes, so that a segment's values often
 meet the contacts' values exactly, where backends are most likely to disagree.
+
+Contacts are built directly or through ``Contact.from_dict`` (strings for enums and
+instants, dicts for identities), may hold several identities on one channel account,
+and hold custom values under any declared name, not only the fixed ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -145,6 +150,8 @@ instants = st.one_of(pooled_instants, pooled_instants, wall_clock_instants)
 
 
 def _unique_identities(items: list[tuple[tuple[str, ChannelKind], str, Any, Any]]) -> tuple:
+    # The same account may appear twice (two numbers on one WhatsApp account); only an
+    # identical (account, external id) pair is dropped, which the SQL schema refuses.
     seen: set[tuple[str, str]] = set()
     result = []
     for (account, channel), external, first_seen, last_inbound in items:
@@ -163,63 +170,133 @@ def _unique_identities(items: list[tuple[tuple[str, ChannelKind], str, Any, Any]
     return tuple(result)
 
 
-identities = st.lists(
-    st.tuples(
-        st.sampled_from(ACCOUNTS),
-        st.sampled_from(("1", "2")),
-        st.none() | instants,
-        st.none() | instants,
-    ),
-    max_size=3,
-).map(_unique_identities)
-
-custom_values = st.dictionaries(
-    st.sampled_from(sorted(CUSTOM_FIELDS)),
-    st.one_of(
-        st.none(),
-        contact_numbers,
-        st.booleans(),
-        values_text,
-        instants,
-        st.builds(lambda d: d.replace(tzinfo=None), instants),
-    ),
-    max_size=5,
+_EXTERNAL_IDS = ("1", "2", "3")
+_identity_parts = st.tuples(
+    st.sampled_from(ACCOUNTS),
+    st.sampled_from(_EXTERNAL_IDS),
+    st.none() | instants,
+    st.none() | instants,
 )
+
+
+@st.composite
+def _identity_items(draw: st.DrawFn) -> list[tuple[tuple[str, ChannelKind], str, Any, Any]]:
+    items = draw(st.lists(_identity_parts, max_size=3))
+    if items and draw(st.booleans()):
+        # A second identity on the first one's account, with timestamps of its own.
+        account = items[0][0]
+        external = draw(st.sampled_from(_EXTERNAL_IDS))
+        items.append((account, external, draw(st.none() | instants), draw(st.none() | instants)))
+    return items
+
+
+identities = _identity_items().map(_unique_identities)
+
+custom_names = st.one_of(
+    st.sampled_from(("Score", "score ", "a.b", "custom.x", "名前", "%_", "x'y")),
+    st.text(
+        alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
+        min_size=1,
+        max_size=8,
+    ),
+)
+"""Any valid custom field name: non-empty, without NUL or lone surrogates."""
+
+custom_schemas = st.builds(
+    lambda extra: {**extra, **CUSTOM_FIELDS},
+    st.dictionaries(custom_names, st.sampled_from(FieldType), max_size=3),
+)
+"""Custom field declarations: the fixed five and up to three more, any name and type."""
+
+_custom_value = st.one_of(
+    st.none(),
+    contact_numbers,
+    st.booleans(),
+    values_text,
+    instants,
+    st.builds(lambda d: d.replace(tzinfo=None), instants),
+)
+
+
+def custom_values(names: Mapping[str, FieldType] = CUSTOM_FIELDS) -> st.SearchStrategy[Any]:
+    """Custom values of every type (wrong ones too) under the declared names."""
+    return st.dictionaries(st.sampled_from(sorted(names)), _custom_value, max_size=5)
 
 
 def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.none() | strategy
 
 
+def _outside(value: Any, draw: st.DrawFn) -> Any:
+    """``value`` as outside data may carry it: an instant sometimes as ISO text."""
+    if isinstance(value, datetime) and value.tzinfo is not None and draw(st.booleans()):
+        return value.isoformat()
+    return value
+
+
+def _as_dict(fields: dict[str, Any], draw: st.DrawFn) -> dict[str, Any]:
+    """The fields of a contact as the mapping ``Contact.from_dict`` reads."""
+    data: dict[str, Any] = {k: v for k, v in fields.items() if k != "phone_region"}
+    data["tags"] = sorted(fields["tags"])
+    data["created_at"] = _outside(fields["created_at"], draw)
+    data["custom"] = {
+        name: value
+        for name, value in fields["custom"].items()
+        if not (isinstance(value, datetime) and value.tzinfo is None)
+    }
+    data["identities"] = [
+        {
+            "account_id": identity.account_id,
+            "channel": draw(st.sampled_from((identity.channel.value, identity.channel.upper()))),
+            "external_id": identity.external_id,
+            "first_seen_at": _outside(identity.first_seen_at, draw),
+            "last_inbound_at": _outside(identity.last_inbound_at, draw),
+        }
+        for identity in fields["identities"]
+    ]
+    for name in ("last_interacted_channel", "conversation_status"):
+        if fields[name] is not None:
+            data[name] = str(fields[name])
+    data["subscriptions"] = {k: str(v) for k, v in fields["subscriptions"].items()}
+    return data
+
+
 @st.composite
-def contacts(draw: st.DrawFn, cid: str | None = None) -> Contact:
-    """One contact; ``cid`` fixes its id."""
+def contacts(
+    draw: st.DrawFn, cid: str | None = None, custom_fields: Mapping[str, FieldType] = CUSTOM_FIELDS
+) -> Contact:
+    """One contact; ``cid`` fixes its id. About half are built by ``Contact.from_dict``."""
     phone = draw(_maybe(st.sampled_from(PHONES)))
     explicit_region = draw(_maybe(st.sampled_from(("US", "BR"))))
-    return Contact(
-        id=cid if cid is not None else draw(values_text),
-        first_name=draw(_maybe(values_text | st.just(""))),
-        last_name=draw(_maybe(values_text)),
-        email=draw(_maybe(values_text)),
-        phone=phone,
-        phone_region=explicit_region if phone is None else None,
-        language=draw(_maybe(st.sampled_from(("en", "EN", "pt-BR", "pt-br")) | values_text)),
-        lifecycle=draw(_maybe(values_text)),
-        tags=draw(st.frozensets(st.sampled_from(TAGS), max_size=3)),
-        custom=draw(custom_values),
-        identities=draw(identities),
-        last_interacted_channel=draw(_maybe(st.sampled_from(CHANNELS))),
-        conversation_status=draw(_maybe(st.sampled_from(ConversationStatus))),
-        assignee=draw(_maybe(st.sampled_from(AGENTS))),
-        subscriptions=draw(
+    fields: dict[str, Any] = {
+        "id": cid if cid is not None else draw(values_text),
+        "first_name": draw(_maybe(values_text | st.just(""))),
+        "last_name": draw(_maybe(values_text)),
+        "email": draw(_maybe(values_text | st.sampled_from(("", " a@x.io ", " ")))),
+        "phone": phone,
+        "phone_region": explicit_region if phone is None else None,
+        "language": draw(_maybe(st.sampled_from(("en", "EN", "pt-BR", "pt-br")) | values_text)),
+        "lifecycle": draw(_maybe(values_text)),
+        "tags": draw(st.frozensets(st.sampled_from(TAGS), max_size=3)),
+        "custom": draw(custom_values(custom_fields)),
+        "identities": draw(identities),
+        "last_interacted_channel": draw(_maybe(st.sampled_from(CHANNELS))),
+        "conversation_status": draw(_maybe(st.sampled_from(ConversationStatus))),
+        "assignee": draw(_maybe(st.sampled_from(AGENTS))),
+        "subscriptions": draw(
             st.dictionaries(st.sampled_from(SENDERS), st.sampled_from(SubscriptionStatus))
         ),
-        created_at=draw(_maybe(instants)),
-    )
+        "created_at": draw(_maybe(instants)),
+    }
+    if draw(st.booleans()):
+        return Contact.from_dict(_as_dict(fields, draw))
+    return Contact(**fields)
 
 
 @st.composite
-def contact_sets(draw: st.DrawFn, max_size: int = 30) -> list[Contact]:
+def contact_sets(
+    draw: st.DrawFn, max_size: int = 30, custom_fields: Mapping[str, FieldType] = CUSTOM_FIELDS
+) -> list[Contact]:
     """Contacts with distinct ids (a few ids differ only by case)."""
     size = draw(st.integers(min_value=0, max_value=max_size))
     ids = draw(
@@ -230,13 +307,17 @@ def contact_sets(draw: st.DrawFn, max_size: int = 30) -> list[Contact]:
             max_size=size,
         )
     )
-    return [draw(contacts(cid)) for cid in ids]
+    return [draw(contacts(cid, custom_fields)) for cid in ids]
 
 
-_ALL_SPECS: tuple[FieldSpec, ...] = (
-    *STANDARD_FIELDS.values(),
-    *(custom_field(name, kind) for name, kind in CUSTOM_FIELDS.items()),
-)
+def _specs(custom_fields: Mapping[str, FieldType]) -> tuple[FieldSpec, ...]:
+    return (
+        *STANDARD_FIELDS.values(),
+        *(custom_field(name, kind) for name, kind in custom_fields.items()),
+    )
+
+
+_ALL_SPECS = _specs(CUSTOM_FIELDS)
 
 _SCALARS: dict[ValueKind, st.SearchStrategy[Any]] = {
     ValueKind.TEXT: values_text,
@@ -290,9 +371,16 @@ def _value(draw: st.DrawFn, spec: FieldSpec, op: Operator) -> Any:
 
 
 @st.composite
-def condition_json(draw: st.DrawFn) -> dict[str, Any]:
+def condition_json(
+    draw: st.DrawFn, custom_fields: Mapping[str, FieldType] = CUSTOM_FIELDS
+) -> dict[str, Any]:
     """One valid condition as segment JSON, over every field and operator."""
-    spec = draw(st.sampled_from(_ALL_SPECS))
+    if custom_fields is CUSTOM_FIELDS:
+        spec = draw(st.sampled_from(_ALL_SPECS))
+    else:
+        # Other declarations are drawn for their custom fields: favour them.
+        specs = _specs(custom_fields)
+        spec = draw(st.sampled_from(specs) | st.sampled_from(specs[len(STANDARD_FIELDS) :]))
     op = draw(st.sampled_from(spec.operators))
     data: dict[str, Any] = {"field": spec.name, "op": op.value}
     if spec.kind is ValueKind.SUBSCRIPTION:
@@ -312,7 +400,12 @@ def _groups(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[di
     )
 
 
-segment_json = st.recursive(condition_json(), _groups, max_leaves=8)
+def segments_for(custom_fields: Mapping[str, FieldType]) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid segment JSON (dicts) over the standard fields and ``custom_fields``."""
+    return st.recursive(condition_json(custom_fields), _groups, max_leaves=8)
+
+
+segment_json = segments_for(CUSTOM_FIELDS)
 """Valid segment JSON (dicts), nested up to a few levels."""
 
 json_values = st.recursive(

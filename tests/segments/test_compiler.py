@@ -25,11 +25,12 @@ from omnimsg.segments import (
     parse_segment,
     predicate_source,
 )
-from omnimsg.segments.fields import NEGATIONS, FieldSpec, Operator, ValueKind
+from omnimsg.segments.compiler import custom_value_type
+from omnimsg.segments.fields import NEGATIONS, FieldSpec, FieldType, Operator, ValueKind
 from omnimsg.segments.model import Segment
 
-from .conftest import Evaluate
-from .strategies import CUSTOM_FIELDS, condition_json, contact_sets, instants
+from .conftest import Backend, Evaluate
+from .strategies import CUSTOM_FIELDS, condition_json, contact_sets, custom_values, instants
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -215,7 +216,7 @@ def test_only_whitelisted_contact_attributes_reach_the_source() -> None:
         attribute="first_name or __import__('os')",
     )
     segment = Segment(Condition(field=evil, op=Operator.IS_SET))
-    with pytest.raises(ValueError, match="not a known contact field"):
+    with pytest.raises(SegmentError, match="not a known contact field"):
         compile_segment(segment, now=NOW)
 
 
@@ -225,15 +226,33 @@ def _negated_pairs() -> st.SearchStrategy[dict[str, Any]]:
 
 @given(condition=_negated_pairs(), contacts=contact_sets(max_size=10), now=instants)
 def test_a_negative_operator_is_the_complement_of_its_positive_twin(
-    condition: dict[str, Any], contacts: list[Contact], now: datetime
+    sqlite_backend: Backend,
+    postgres_backend: Backend,
+    condition: dict[str, Any],
+    contacts: list[Contact],
+    now: datetime,
 ) -> None:
-    """SPEC section 3: not_equals, not_in, not_contains, is_not_set, has_none complement."""
+    """SPEC section 3: not_equals, not_in, not_contains, is_not_set, has_none complement.
+
+    In Python and in both databases the negative operator selects exactly the contacts
+    its positive twin leaves out, and the same as ``{"not": positive}``. SQL compiles
+    negative operators on their own path (``IS NULL OR NOT ...``), so it is checked too.
+    """
     positive = {**condition, "op": NEGATIONS[Operator(condition["op"])].value}
-    negative = parse_segment(condition, custom_fields=CUSTOM_FIELDS)
-    negated = parse_segment({"not": positive}, custom_fields=CUSTOM_FIELDS)
-    left = [c.id for c in filter_contacts(negative, contacts, now=now)]
-    right = [c.id for c in filter_contacts(negated, contacts, now=now)]
-    assert left == right
+    segments = [
+        parse_segment(condition, custom_fields=CUSTOM_FIELDS),
+        parse_segment(positive, custom_fields=CUSTOM_FIELDS),
+        parse_segment({"not": positive}, custom_fields=CUSTOM_FIELDS),
+    ]
+    everyone = {c.id for c in contacts}
+    in_python = [{c.id for c in filter_contacts(s, contacts, now=now)} for s in segments]
+    for name, (negative, selected, negated) in (
+        ("python", in_python),
+        ("sqlite", sqlite_backend.ids(contacts, segments, now=now)),
+        ("postgresql", postgres_backend.ids(contacts, segments, now=now)),
+    ):
+        assert negative == everyone - selected, name
+        assert negated == negative, name
 
 
 @given(condition=condition_json(), contacts=contact_sets(max_size=10), now=instants)
@@ -243,3 +262,19 @@ def test_a_predicate_returns_a_bool(
     """SPEC A1: a contact is in the segment or not; the predicate says True or False."""
     predicate = compile_segment(parse_segment(condition, custom_fields=CUSTOM_FIELDS), now=now)
     assert all(type(predicate(contact)) is bool for contact in contacts)
+
+
+@given(custom=custom_values())
+def test_a_custom_value_counts_as_the_same_type_in_predicates_and_in_the_loader(
+    custom: dict[str, Any],
+) -> None:
+    """SPEC section 3: ``is_set`` on a custom field of type T holds exactly when
+    ``custom_value_type`` (which decides the SQL column a value is loaded into) says T."""
+    contact = Contact(id="x", custom=custom)
+    for field_type in FieldType:
+        for name in CUSTOM_FIELDS:
+            segment = parse_segment(
+                {"field": f"custom.{name}", "op": "is_set"}, custom_fields={name: field_type}
+            )
+            holds = compile_segment(segment, now=NOW)(contact)
+            assert holds is (custom_value_type(custom.get(name)) is field_type), (name, field_type)

@@ -18,6 +18,7 @@ from omnimsg.channels.kinds import ChannelKind
 from omnimsg.contacts import ChannelIdentity, Contact, ConversationStatus
 from omnimsg.policy.optin import SubscriptionStatus
 from omnimsg.segments import Operator, parse_segment
+from omnimsg.segments.fields import STANDARD_FIELDS, FieldSpec
 
 from .conftest import Evaluate
 
@@ -113,7 +114,7 @@ CASES: dict[str, Case] = {
     ),
     "in subscription (never missing: absent is not_asked)": (
         {"field": "subscription", "sender": "sms-1", "op": "in", "value": ["not_asked"]},
-        {},
+        {"subscriptions": {"sms-1": SubscriptionStatus.NOT_ASKED}},
         {"subscriptions": {"sms-1": SubscriptionStatus.PROMPTED}},
         {"subscriptions": {"wa-main": SubscriptionStatus.PROMPTED}},
         True,
@@ -177,7 +178,7 @@ CASES: dict[str, Case] = {
     "is_set text": (
         {"field": "email", "op": "is_set"},
         {"email": "a@x.io"},
-        {},
+        {"first_name": "a@x.io", "last_name": "x"},
         {},
         False,
     ),
@@ -191,13 +192,13 @@ CASES: dict[str, Case] = {
     "is_set tags means not empty": (
         {"field": "tags", "op": "is_set"},
         {"tags": {"x"}},
-        {},
+        {"identities": [wa()], "custom": {"tags": "x"}},
         {},
         False,
     ),
     "is_not_set datetime": (
         {"field": "created_at", "op": "is_not_set"},
-        {},
+        {"identities": [wa(NOW)], "custom": {"renewal": NOW}},
         {"created_at": NOW},
         {},
         True,
@@ -376,6 +377,15 @@ def test_operator(
     assert evaluate([contact], segment, NOW) == ({"c"} if expected else set())
 
 
+def test_each_case_uses_three_different_contacts() -> None:
+    """SPEC A1: a case's match, non-match and missing contacts differ, so each row tests
+    something of its own."""
+    for name, (_, match, miss, missing, _) in CASES.items():
+        # repr, not ==: True and 1 are different contacts here although they compare equal.
+        rows = {repr(Contact(id="c", **fields)) for fields in (match, miss, missing)}
+        assert len(rows) == 3, name
+
+
 def test_every_operator_has_cases() -> None:
     """SPEC A1: no operator goes untested."""
     tested = {Operator(condition["op"]) for condition, *_ in CASES.values()}
@@ -397,3 +407,18 @@ def test_the_documented_truth_table_is_what_the_code_does() -> None:
         if condition["field"] == "subscription":
             continue  # never missing: a sender with no entry reads as not_asked
         assert documented[condition["op"]] is missing_result, name
+
+
+def test_the_fields_documented_as_never_missing_are_those_without_is_set() -> None:
+    """SPEC section 3: ``id`` and ``subscription`` are never missing and take no ``is_set``;
+    tags and channels can be missing (the empty set), in the code, its docstring and docs.
+    """
+    never = {name for name, spec in STANDARD_FIELDS.items() if not spec.optional}
+    assert never == {"id", "subscription"}
+    rows = dict(re.findall(r"^\| `(\w+)`[^|\n]*\|[^|\n]*\|([^|\n]*)\|$", DOCS.read_text(), re.M))
+    assert {name for name, reads in rows.items() if "never missing" in reads} == never
+    assert all("counts as missing" in rows[name] for name in ("tags", "channels"))
+    docstring = FieldSpec.__doc__ or ""
+    named = re.search(r"only ((?:``\w+``|,|\s|and)+) never do", docstring)
+    assert named is not None, docstring
+    assert set(re.findall(r"``(\w+)``", named.group(1))) == never

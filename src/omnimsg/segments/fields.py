@@ -3,7 +3,9 @@
 This module is data. Every other module of :mod:`omnimsg.segments` (parsing, the JSON
 Schema, descriptions, the Python and SQL compilers) looks fields and operators up in
 the tables below and keeps no list of its own, so adding an operator to a kind here is
-the first step, and the tests fail until every compiler knows it.
+the first step, and the tests fail until every compiler knows it. The few checks
+both compilers make on their input (:func:`require_now`, :func:`is_known_field`) live
+here too, so Python and SQL refuse the same things.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import attrs
 from dateutil.relativedelta import relativedelta
 
 from omnimsg._time import require_aware
-from omnimsg.errors import SegmentError
+from omnimsg.errors import InputError, SegmentError
 
 __all__ = [
+    "COMPARISONS",
     "CUSTOM_PREFIX",
+    "MEMBERSHIP",
     "NEGATIONS",
     "OPERATORS_BY_KIND",
     "PERIOD_LIMITS",
@@ -35,7 +39,9 @@ __all__ = [
     "ValueKind",
     "ValueShape",
     "custom_field",
+    "is_known_field",
     "lookup_field",
+    "require_now",
     "shape_of",
 ]
 
@@ -172,6 +178,29 @@ included: ``not_equals`` keeps contacts whose value is missing.
 """
 
 _O = Operator
+
+COMPARISONS: Mapping[Operator, str] = MappingProxyType(
+    {
+        _O.GT: ">",
+        _O.GTE: ">=",
+        _O.LT: "<",
+        _O.LTE: "<=",
+        _O.BEFORE: "<",
+        _O.AFTER: ">",
+        _O.MORE_THAN_AGO: "<",
+    }
+)
+"""Operators that compare a field's value with one bound: ``value <symbol> bound``.
+
+The bound is the condition's value, or for ``more_than_ago`` the period's cutoff before
+``now``. Both compilers read this table, so an ordering means the same in Python and SQL.
+"""
+
+MEMBERSHIP: frozenset[Operator] = frozenset(
+    (_O.IN, _O.LAST_INTERACTED_CHANNEL_IS, _O.PHONE_COUNTRY_IS)
+)
+"""Operators on a single value that hold when the value is one of the condition's list."""
+
 _STRING_OPS = (
     _O.EQUALS,
     _O.NOT_EQUALS,
@@ -252,6 +281,20 @@ PERIOD_LIMITS: Mapping[PeriodUnit, int] = MappingProxyType(
 """The largest amount accepted per unit: about two centuries, far beyond any audience."""
 
 
+def require_now(now: object, where: str) -> datetime:
+    """Check the ``now`` a segment is compiled against and return it.
+
+    Raises :class:`~omnimsg.errors.InputError` naming ``where`` and ``now`` when it is
+    not a ``datetime`` (a ``date``, a string, ``None``), and
+    :class:`~omnimsg.errors.NaiveDatetimeError` when it has no UTC offset.
+    """
+    if not isinstance(now, datetime):
+        raise InputError(
+            f"{where}: now must be a timezone-aware datetime, got {type(now).__name__} {now!r}"
+        )
+    return require_aware(now, f"{where}: now")
+
+
 @attrs.frozen
 class Period:
     """A relative period such as "7 days", resolved against ``now`` when compiled."""
@@ -264,10 +307,11 @@ class Period:
 
         Hours are elapsed time. Days, weeks and months are calendar periods on the wall
         clock of ``now``'s time zone (so "1 day" across a DST change is 23 or 25 hours).
-        Raises :class:`~omnimsg.errors.NaiveDatetimeError` for a naive ``now`` and
+        Raises :class:`~omnimsg.errors.InputError` when ``now`` is not a datetime,
+        :class:`~omnimsg.errors.NaiveDatetimeError` for a naive ``now`` and
         :class:`~omnimsg.errors.SegmentError` when the result is not a representable date.
         """
-        require_aware(now, "now")
+        require_now(now, f"period {self.describe()}")
         try:
             if self.unit is PeriodUnit.HOURS:
                 return now.astimezone(UTC) - relativedelta(hours=self.amount)
@@ -280,6 +324,21 @@ class Period:
         except (OverflowError, ValueError):
             raise SegmentError(
                 f"{self.describe()} before now={now.isoformat()} is outside the range of dates"
+            ) from None
+
+    def window(self, now: datetime) -> tuple[datetime, datetime]:
+        """``(cutoff, now)`` in UTC: the instants ``within_last`` this period spans.
+
+        Raises like :meth:`cutoff`; also :class:`~omnimsg.errors.SegmentError` when
+        ``now`` itself has no UTC equivalent (year 9999 late in the day west of UTC).
+        """
+        cutoff = self.cutoff(now)
+        try:
+            return cutoff, now.astimezone(UTC)
+        except OverflowError:
+            raise SegmentError(
+                f"within the last {self.describe()}: now={now.isoformat()} "
+                "is outside the range of UTC dates"
             ) from None
 
     def describe(self) -> str:
@@ -300,7 +359,9 @@ class FieldSpec:
     ``attribute`` is the :class:`~omnimsg.contacts.Contact` attribute a standard field
     reads (``None`` for derived and custom fields); ``custom_name`` is the key in
     ``Contact.custom`` for a custom field. ``optional`` says whether a contact can lack
-    a value (id, tags, channels and subscriptions never do).
+    a value, which is what ``is_set`` and ``is_not_set`` test: only ``id`` and
+    ``subscription`` never do. For ``tags`` and ``channels`` the empty set counts as
+    missing.
     """
 
     name: str
@@ -403,3 +464,16 @@ def lookup_field(name: str, custom_fields: Mapping[str, FieldType]) -> FieldSpec
         if field_type is not None:
             return custom_field(custom_name, field_type)
     return None
+
+
+def is_known_field(spec: object) -> bool:
+    """Whether ``spec`` is a standard field or a well-formed custom field.
+
+    The compilers check hand-built conditions with it, so only the fields of this
+    module reach generated code or SQL.
+    """
+    if not isinstance(spec, FieldSpec):
+        return False
+    if spec.custom_name is not None and spec.custom_type is not None:
+        return spec == custom_field(spec.custom_name, spec.custom_type)
+    return STANDARD_FIELDS.get(spec.name) == spec

@@ -32,6 +32,7 @@ __all__ = [
     "Period",
     "Scalar",
     "Segment",
+    "node_name",
 ]
 
 MAX_DEPTH = 32
@@ -139,6 +140,24 @@ class NotGroup:
 
 Node: TypeAlias = Condition | AllGroup | AnyGroup | NotGroup
 """A condition or a group; groups nest at any depth (up to :data:`MAX_DEPTH`)."""
+
+
+def node_name(node: object) -> str:
+    """A short name for ``node`` in error messages, safe on hand-built, invalid values.
+
+    ``condition (custom.score gt)``, ``all group of 0 nodes``, or a shortened ``repr``.
+    """
+    if isinstance(node, Condition):
+        field = getattr(node.field, "name", node.field)
+        op = getattr(node.op, "value", node.op)
+        return f"condition ({field} {op})"
+    if isinstance(node, AllGroup | AnyGroup):
+        kind = "all" if isinstance(node, AllGroup) else "any"
+        if isinstance(node.children, tuple):
+            count = len(node.children)
+            return f"{kind} group of {count} node{'' if count == 1 else 's'}"
+    text = repr(node)
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _describe_child(child: Node) -> str:

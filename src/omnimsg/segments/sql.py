@@ -16,7 +16,8 @@ omnimsg that imports SQLAlchemy; it does not open connections itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -34,18 +35,29 @@ import attrs
 
 from omnimsg._time import require_aware
 from omnimsg.contacts import Contact
-from omnimsg.errors import InputError, StoreError
+from omnimsg.errors import InputError, SegmentError, StoreError
 from omnimsg.segments.casefold import fold_case, fold_table_strings
 from omnimsg.segments.compiler import custom_value_type
 from omnimsg.segments.fields import (
+    COMPARISONS,
+    MEMBERSHIP,
     NEGATIONS,
-    FieldSpec,
     FieldType,
     Operator,
     Period,
     ValueKind,
+    is_known_field,
+    require_now,
 )
-from omnimsg.segments.model import AllGroup, AnyGroup, Condition, Node, NotGroup, Segment
+from omnimsg.segments.model import (
+    AllGroup,
+    AnyGroup,
+    Condition,
+    Node,
+    NotGroup,
+    Segment,
+    node_name,
+)
 
 __all__ = [
     "REFERENCE_TABLES",
@@ -387,16 +399,13 @@ _CUSTOM_COLUMNS = {
 }
 
 _O = Operator
-_ORDER: dict[Operator, Callable[[Any, Any], sa.ColumnElement[bool]]] = {
-    _O.GT: lambda x, v: x > v,
-    _O.GTE: lambda x, v: x >= v,
-    _O.LT: lambda x, v: x < v,
-    _O.LTE: lambda x, v: x <= v,
-    _O.BEFORE: lambda x, v: x < v,
-    _O.AFTER: lambda x, v: x > v,
-    _O.MORE_THAN_AGO: lambda x, v: x < v,
+_COMPARE: Mapping[str, Callable[[Any, Any], sa.ColumnElement[bool]]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
 }
-_MEMBERSHIP = frozenset((_O.IN, _O.LAST_INTERACTED_CHANNEL_IS, _O.PHONE_COUNTRY_IS))
+"""The SQLAlchemy spelling of each symbol of :data:`~omnimsg.segments.fields.COMPARISONS`."""
 
 
 def _db_value(value: object) -> object:
@@ -416,8 +425,10 @@ class _Compiler:
             return self.condition(node)
         if isinstance(node, NotGroup):
             return sa.not_(self.node(node.child))
-        if not isinstance(node, AllGroup | AnyGroup) or not node.children:
-            raise ValueError(f"not a valid segment node: {node!r}")
+        if not isinstance(node, AllGroup | AnyGroup):
+            raise SegmentError(f"not a valid segment node: {node_name(node)}")
+        if not node.children:
+            raise SegmentError(f"{node_name(node)}: a group needs at least one node")
         parts = [self.node(child) for child in node.children]
         return sa.and_(*parts) if isinstance(node, AllGroup) else sa.or_(*parts)
 
@@ -443,11 +454,17 @@ class _Compiler:
             )
             return _Scalar(sa.func.coalesce(status, "not_asked"), nullable=False)
         if spec.attribute is None:
-            raise ValueError(f"field {spec.name!r} has no column")
+            raise SegmentError(f"{node_name(condition)}: not a known contact field")
         return _Scalar(people.c[spec.attribute])
 
     def condition(self, condition: Condition) -> sa.ColumnElement[bool]:
         spec = condition.field
+        if not is_known_field(spec):
+            raise SegmentError(f"{node_name(condition)}: not a known contact field")
+        if condition.op not in spec.operators:
+            raise SegmentError(
+                f"{node_name(condition)}: the operator does not apply to {spec.name}"
+            )
         if spec.kind in (ValueKind.TAGS, ValueKind.CHANNELS):
             return self.collection(condition)
         positive_op = NEGATIONS.get(condition.op, condition.op)
@@ -455,13 +472,14 @@ class _Compiler:
         if positive_op is _O.IS_SET:
             present = operand.present()
             return present if positive_op is condition.op else sa.not_(present)
-        predicate = self.predicate(spec, positive_op, condition.value)
+        predicate = self.predicate(condition, positive_op)
         if positive_op is condition.op:
             return operand.holds(predicate)
         return operand.fails(predicate)
 
-    def predicate(self, spec: FieldSpec, op: Operator, value: object) -> Predicate:
-        text = spec.kind is ValueKind.TEXT
+    def predicate(self, condition: Condition, op: Operator) -> Predicate:
+        value = condition.value
+        text = condition.field.kind is ValueKind.TEXT
 
         def subject(x: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
             return _Fold(x) if text else x
@@ -470,14 +488,14 @@ class _Compiler:
             item = _db_value(item)
             return fold_case(item) if text and isinstance(item, str) else item
 
-        if op in _ORDER:
+        if op in COMPARISONS:
             bound = value.cutoff(self.now) if isinstance(value, Period) else value
-            compare = _ORDER[op]
+            compare = _COMPARE[COMPARISONS[op]]
             return lambda x: compare(x, bound)
         if op is _O.EQUALS:
             expected = constant(value)
             return lambda x: subject(x) == expected
-        if op in _MEMBERSHIP and isinstance(value, tuple):
+        if op in MEMBERSHIP and isinstance(value, tuple):
             members = sorted({constant(item) for item in value}, key=repr)
             return lambda x: subject(x).in_(members)
         if op is _O.CONTAINS and isinstance(value, str):
@@ -491,9 +509,9 @@ class _Compiler:
             low, high = value
             return lambda x: sa.and_(x >= low, x <= high)
         if op is _O.WITHIN_LAST and isinstance(value, Period):
-            cutoff, now = value.cutoff(self.now), self.now.astimezone(UTC)
+            cutoff, now = value.window(self.now)
             return lambda x: sa.and_(x >= cutoff, x <= now)
-        raise ValueError(f"operator {op.value} does not apply to field {spec.name}")
+        raise SegmentError(f"{node_name(condition)}: the value {value!r} does not fit the operator")
 
     def collection(self, condition: Condition) -> sa.ColumnElement[bool]:
         spec, op, value = condition.field, condition.op, condition.value
@@ -520,7 +538,9 @@ class _Compiler:
             )
             result = found == len(members)
         else:
-            raise ValueError(f"operator {op.value} does not apply to field {spec.name}")
+            raise SegmentError(
+                f"{node_name(condition)}: the value {value!r} does not fit the operator"
+            )
         return result if positive_op is op else sa.not_(result)
 
 
@@ -531,18 +551,34 @@ def segment_clause(
 
     Relative periods are resolved against ``now`` here, so the expression is fixed
     once built. Use it in ``WHERE`` of any select from ``tables.contacts``. Raises
-    :class:`~omnimsg.errors.NaiveDatetimeError` for a naive ``now``.
+    :class:`~omnimsg.errors.InputError` when ``now`` is not a datetime,
+    :class:`~omnimsg.errors.NaiveDatetimeError` for a naive ``now``, and
+    :class:`~omnimsg.errors.SegmentError` as :func:`~omnimsg.segments.compile_segment`
+    does (a period outside the range of UTC dates, an invalid hand-built node).
     """
-    require_aware(now, "now")
+    return _clause(segment, now, tables, "segment_clause")
+
+
+def _clause(
+    segment: Segment, now: datetime, tables: ContactTables, where: str
+) -> sa.ColumnElement[bool]:
+    require_now(now, where)
+    if not isinstance(segment, Segment):
+        raise SegmentError(
+            f"{where}: expected a Segment (from parse_segment), got {type(segment).__name__}"
+        )
     return _Compiler(tables=tables, now=now).node(segment.root)
 
 
 def select_contact_ids(
     segment: Segment, *, now: datetime, tables: ContactTables = REFERENCE_TABLES
 ) -> sa.Select[tuple[Any]]:
-    """``SELECT id FROM contacts WHERE <segment>``: the ids of the segment's contacts."""
+    """``SELECT id FROM contacts WHERE <segment>``: the ids of the segment's contacts.
+
+    Raises like :func:`segment_clause`.
+    """
     people = tables.contacts
-    return sa.select(people.c.id).where(segment_clause(segment, now=now, tables=tables))
+    return sa.select(people.c.id).where(_clause(segment, now, tables, "select_contact_ids"))
 
 
 def create_reference_schema(bind: sa.Connection | sa.Engine) -> None:
