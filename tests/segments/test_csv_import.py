@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -240,13 +241,56 @@ def test_broken_quoting_is_reported_and_the_next_rows_still_import() -> None:
     assert_accounted(report)
 
 
-def test_unterminated_quote_reports_every_line_it_swallowed() -> None:
-    """SPEC A5: rows inside an unclosed quote are not lost: the rejection spans their lines."""
-    report, _ = run('phone,first_name\n+12122000001,"Ann\n+12122000002,Bob\n')
+def test_an_unclosed_quote_rejects_only_its_own_line_and_the_rows_after_it_import() -> None:
+    """SPEC A5: a real import loses none of the good rows, even after an unclosed quote."""
+    report, sink = run('phone,first_name\n+14155550123,"Ann\n+14155550124,Bob\n+14155550125,Cy\n')
+    assert (report.rows_read, report.imported, report.rejected_count) == (3, 2, 1)
     (row,) = report.rejected
-    assert (row.line, row.end_line) == (2, 3)
-    assert "unexpected end of data" in row.reason
-    assert "+12122000002,Bob" in row.cells[0]
+    assert (row.line, row.end_line, row.where, row.code) == (2, 2, "line 2", "malformed_csv")
+    assert row.cells == ('+14155550123,"Ann',)
+    assert row.reason.startswith("unclosed quote: ")
+    assert "line 4: unexpected end of data" in row.reason
+    assert [c.first_name for c in sink] == ["Bob", "Cy"]
+    assert_accounted(report)
+
+
+def test_an_unclosed_quote_in_a_large_file_costs_one_row() -> None:
+    """SPEC A5: 8,000 rows behind an unclosed quote are imported, not swallowed to the limit."""
+    rows = "".join(f"+1415{5550000 + i:07d},N{i}\n" for i in range(1, 8001))
+    report, sink = run('phone,first_name\n+14155550000,"Ann\n' + rows)
+    assert (report.rows_read, report.imported, report.rejected_count) == (8001, 8000, 1)
+    assert rejected_lines(report) == [(2, RowRejection.MALFORMED_CSV)]
+    assert by_phone(sink)["+14155558000"].first_name == "N8000"
+
+
+def test_a_quote_closed_by_a_later_row_rejects_only_the_line_that_opened_it() -> None:
+    """SPEC A5: a later quote that ends the runaway field does not hide the rows before it."""
+    report, sink = run(
+        "phone,first_name\n"
+        '+12122000001,"Ann\n'
+        "+12122000002,Bob\n"
+        '+12122000003,"Cat"\n'
+        '+12122000004,"Dan\nof two lines"\n'
+        "bad,Eve\n"
+        '+12122000006,"Fay\n'
+    )
+    assert [(r.line, r.end_line, r.code) for r in report.rejected] == [
+        (2, 2, RowRejection.MALFORMED_CSV),
+        (7, 7, RowRejection.INVALID_PHONE),
+        (8, 8, RowRejection.MALFORMED_CSV),
+    ]
+    assert "line 4: ',' expected after '\"'" in report.rejected[0].reason
+    assert report.rejected[2].reason == "unclosed quote: the quoted field is never closed " + (
+        "(unexpected end of data)"
+    )
+    assert [c.first_name for c in sink] == ["Bob", "Cat", "Dan\nof two lines"]
+    assert_accounted(report)
+
+
+def test_a_header_with_an_unclosed_quote_is_refused() -> None:
+    """SPEC A5: without a readable header no row can be read; the error names the line."""
+    with pytest.raises(AudienceError, match=r"^line 2: cannot read the header row"):
+        run('\nphone,"first_name\n+12122000001,Ann\n')
 
 
 def test_blank_lines_and_rows_of_empty_cells_are_skipped_and_counted() -> None:
@@ -341,6 +385,71 @@ def test_custom_values_that_do_not_parse_reject_the_row_naming_each_column() -> 
     assert {p.code for r in report.rejected for p in r.problems} == {RowRejection.INVALID_VALUE}
 
 
+@pytest.mark.parametrize(
+    ("cell", "stored"),
+    [
+        (str(2**63 - 1), 2**63 - 1),
+        (str(-(2**63)), -(2**63)),
+        ("+" + "0" * 30 + "42", 42),
+        ("1e30", 1e30),
+    ],
+)
+def test_numbers_within_64_bit_integers_or_floats_are_accepted(cell: str, stored: float) -> None:
+    """SPEC A5: integers follow the 64-bit rule of segments; floats stay floats."""
+    report, sink = run(f"phone,plan\n+12122000001,{cell}\n", TYPED)
+    assert report.ok
+    value = sink.contacts[0].custom["plan"]
+    assert (value, type(value)) == (stored, type(stored))
+
+
+@pytest.mark.parametrize(
+    "cell", [str(2**63), str(-(2**63) - 1), "1" * 25, "-" + "9" * 31, "7" * 5000]
+)
+def test_integers_beyond_64_bits_reject_the_row_naming_the_column(cell: str) -> None:
+    """SPEC A5: an integer segments and the SQL store would refuse is refused at import."""
+    report, sink = run(f"phone,plan\n+12122000001,{cell}\n", TYPED)
+    assert len(sink) == 0
+    (row,) = report.rejected
+    (problem,) = row.problems
+    assert (problem.code, problem.column) == (RowRejection.INVALID_VALUE, "plan")
+    assert problem.message.startswith("integers must fit in 64 bits")
+
+
+@pytest.mark.parametrize(
+    ("column", "cell", "naive"),
+    [
+        ("renews", "0001-01-01T00:00:00+05:00", None),
+        ("renews", "9999-12-31T23:00:00-05:00", None),
+        ("created_at", "0001-01-01T00:00:00+05:00", None),
+        ("renews", "0001-01-01T00:00:00", timezone(timedelta(hours=5))),
+    ],
+)
+def test_date_times_outside_the_utc_range_reject_the_row_naming_the_column(
+    column: str, cell: str, naive: timezone | None
+) -> None:
+    """SPEC A5: a date-time that cannot be converted to UTC is refused at import, not later."""
+    options = attrs.evolve(TYPED, naive_timezone=naive)
+    report, sink = run(f"phone,{column}\n+12122000001,{cell}\n", options)
+    assert len(sink) == 0
+    (row,) = report.rejected
+    assert row.reason == f"{column}: date-time {cell!r} is outside the range of UTC dates"
+    assert row.code is RowRejection.INVALID_VALUE
+
+
+def test_date_times_at_the_edges_of_the_utc_range_are_accepted() -> None:
+    """SPEC A5: the refusal is about UTC, not about the year as written."""
+    report, sink = run(
+        "phone,renews\n+12122000001,0001-01-01T05:00:00+05:00\n"
+        "+12122000002,9999-12-31T18:59:59-05:00\n",
+        TYPED,
+    )
+    assert report.ok
+    assert [c.custom["renews"] for c in sink] == [
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    ]
+
+
 def test_naive_timezone_is_attached_to_date_times_without_offset() -> None:
     """SPEC A5: naive_timezone says what time zone bare date-times are in."""
     tz = timezone(timedelta(hours=-5))
@@ -391,7 +500,7 @@ def test_undecodable_bytes_reject_their_row_when_read_with_surrogateescape(
     out = tmp_path / "rejected.csv"
     assert write_rejected_rows_file(report, out) == 2
     assert b"B\xf6b" in out.read_bytes()
-    assert out.read_bytes().startswith(b"\xef\xbb\xbfimport_error,phone,first_name\r\n")
+    assert out.read_bytes().startswith(b'\xef\xbb\xbf"import_error","phone","first_name"\r\n')
 
 
 def test_a_strict_stream_that_cannot_decode_stops_with_the_line() -> None:
@@ -484,6 +593,39 @@ def test_rows_with_an_id_are_matched_by_id_only() -> None:
     assert (report.imported, report.merged) == (2, 2)
 
 
+def test_a_row_naming_an_earlier_derived_id_merges_instead_of_adding_it_twice() -> None:
+    """SPEC A5: a derived id is a contact's id like any other; the sink never gets it twice."""
+    derived = derive_contact_id("+12122000001", None)
+    sink = RecordingSink()
+    report = import_contacts_csv(
+        stream(f"id,phone,first_name\n,+12122000001,Ann\n{derived},,Annie\n"), sink, US
+    )
+    assert [(kind, cid) for kind, cid, _ in sink.calls] == [("add", derived), ("merge", derived)]
+    assert (report.imported, report.merged) == (1, 1)
+
+
+def test_a_row_whose_derived_id_an_earlier_row_named_merges_into_it() -> None:
+    """SPEC A5: ids are checked first, so a row without one finds the contact of its id."""
+    derived = derive_contact_id(None, "ann@example.com")
+    sink = RecordingSink()
+    report = import_contacts_csv(
+        stream(f"id,email,first_name\n{derived},,Ann\n,ANN@example.com,Annie\n"), sink, US
+    )
+    assert [(kind, cid) for kind, cid, _ in sink.calls] == [("add", derived), ("merge", derived)]
+    assert (report.imported, report.merged) == (1, 1)
+
+
+def test_a_shared_index_remembers_derived_ids_for_a_later_file_with_ids() -> None:
+    """SPEC A5: across files sharing a dedupe_index, a derived id is still not added twice."""
+    derived = derive_contact_id("+12122000001", None)
+    index: dict[str, str] = {}
+    sink = RecordingSink()
+    import_contacts_csv(stream("phone\n+12122000001\n"), sink, dedupe_index=index)
+    later = import_contacts_csv(stream(f"id,first_name\n{derived},Ann\n"), sink, dedupe_index=index)
+    assert [(kind, cid) for kind, cid, _ in sink.calls] == [("add", derived), ("merge", derived)]
+    assert (later.imported, later.merged) == (0, 1)
+
+
 def test_merge_goes_to_the_sink_with_the_existing_id() -> None:
     """SPEC A5: merge(existing_id, contact) receives the later row as that contact."""
     sink = RecordingSink()
@@ -516,7 +658,8 @@ def test_the_dedupe_index_can_be_any_mutable_mapping(tmp_path: Path) -> None:
             MemoryContactSink(),
             dedupe_index=index,
         )
-        assert sorted(index) == ["e:a@example.com", "p:+12122000001"]
+        derived = derive_contact_id("+12122000001", None)
+        assert sorted(index) == ["e:a@example.com", "i:" + derived, "p:+12122000001"]
     assert report.merged == 1
 
 
@@ -593,11 +736,58 @@ def test_memory_sink_refuses_to_merge_into_an_unknown_contact() -> None:
         ("Ann", "Ann"),
         ("", ""),
         ("a=b", "a=b"),
+        ("Ann;=1+1;@SUM(A1)", "Ann;'=1+1;'@SUM(A1)"),
+        ("x,-1\t+2\n=3\r@4", "x,'-1\t'+2\n'=3\r'@4"),
+        ("\t=1", "'\t'=1"),
+        ("'=x", "''=x"),
+        ("a;''-b", "a;'''-b"),
+        ("'hello", "'hello"),
+        (" =1", " =1"),
     ],
 )
 def test_formula_cells_are_neutralised(cell: str, written: str) -> None:
-    """SPEC A5: cells a spreadsheet would run as formulas get a leading apostrophe."""
+    """SPEC A5: every piece a spreadsheet could split off and run as a formula is guarded."""
     assert neutralize_formula(cell) == written
+
+
+def test_the_delimiter_is_a_piece_separator_too() -> None:
+    """SPEC A5: a file written with '|' is guarded after every '|' as well."""
+    assert neutralize_formula("a|=1") == "a|=1"
+    assert neutralize_formula("a|=1", "|") == "a|'=1"
+
+
+def test_rejected_rows_of_a_semicolon_file_are_quoted_and_guarded_in_every_piece() -> None:
+    """SPEC A5: the export of a ';' file uses ';', quotes every cell, defuses inner formulas."""
+    options = CsvImportOptions(delimiter=";")
+    report, _ = run('phone;first_name\n12345;"Ann;=1+1;@SUM(A1)"\n', options)
+    assert report.delimiter == ";"
+    out = io.StringIO(newline="")
+    assert write_rejected_rows(report, out) == 1
+    header, row = out.getvalue().splitlines()
+    assert header == '"import_error";"phone";"first_name"'
+    assert row.startswith('"line 2: phone: ')
+    assert row.endswith(""";"12345";"Ann;'=1+1;'@SUM(A1)\"""")
+    for line in (header, row):
+        for piece in re.split("[,;\t]", line):
+            assert not piece.strip('"').startswith(("=", "+", "-", "@", "\t", "\r")), piece
+
+
+def test_the_streaming_writer_takes_the_delimiter_of_its_rows_unless_told() -> None:
+    """SPEC A5: as on_rejected the writer learns the import's delimiter from the rows."""
+    semicolons = CsvImportOptions(delimiter=";")
+    text = "phone;first_name\nbad;Ann\n"
+    learned = io.StringIO()
+    run(text, semicolons, on_rejected=RejectedRowWriter(learned))
+    assert learned.getvalue().splitlines()[0] == '"import_error";"phone";"first_name"'
+    told = io.StringIO()
+    run(text, semicolons, on_rejected=RejectedRowWriter(told, delimiter="\t"))
+    assert told.getvalue().splitlines()[0] == '"import_error"\t"phone"\t"first_name"'
+    report, _ = run(text, semicolons)
+    forced = io.StringIO()
+    write_rejected_rows(report, forced, delimiter=",")
+    assert forced.getvalue().splitlines()[0] == '"import_error","phone","first_name"'
+    with pytest.raises(InputError, match="delimiter"):
+        RejectedRowWriter(io.StringIO(), delimiter='"')
 
 
 def test_rejected_rows_export_with_reason_column_and_neutralised_cells() -> None:
@@ -631,8 +821,22 @@ def test_rejected_rows_can_stream_to_a_writer_instead_of_the_report() -> None:
     )
     assert (report.rejected, report.rejected_count) == ((), 2)
     assert [r.line for r in seen] == [2, 4]
-    assert out.getvalue().splitlines()[0] == "import_error,phone"
+    assert out.getvalue().splitlines()[0] == '"import_error","phone"'
     assert writer.written == 2
+
+
+def test_every_neutralised_cell_reads_back_as_written_when_reimported() -> None:
+    """SPEC A5: the apostrophes the export adds are undone in names, tags, e-mails, all cells."""
+    options = CsvImportOptions(custom_types={"plan": "string"})
+    report, _ = run("phone,first_name,tags,email,plan\n12345,-Ann,+vip;@b,=x@y.co,'x\n", options)
+    out = io.StringIO()
+    write_rejected_rows(report, out)
+    assert "'-Ann" in out.getvalue()
+    again, sink = run(out.getvalue().replace("12345", "+12122000001"), options)
+    assert again.ok
+    (c,) = sink.contacts
+    assert (c.first_name, c.tags, c.email) == ("-Ann", {"+vip", "@b"}, "=x@y.co")
+    assert c.custom["plan"] == "'x"
 
 
 def test_a_corrected_export_imports_again_ignoring_the_reason_column() -> None:
@@ -651,7 +855,7 @@ def test_write_rejected_rows_writes_the_header_even_when_nothing_was_rejected() 
     report, _ = run("phone\n+12122000001\n")
     out = io.StringIO()
     assert write_rejected_rows(report, out) == 0
-    assert out.getvalue() == "import_error,phone\r\n"
+    assert out.getvalue() == '"import_error","phone"\r\n'
 
 
 # ---------------------------------------------------------------- properties
@@ -749,3 +953,70 @@ def test_exported_rejected_rows_read_back_as_their_neutralised_cells(
     ]
     for row in back[1:]:
         assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row)
+        pieces = [piece for cell in row for piece in re.split("[,;\t\r\n]", cell)]
+        assert not any(piece.startswith(("=", "+", "-", "@")) for piece in pieces)
+
+
+ROUND_TRIP_CELLS = st.text(st.sampled_from("'=+-@\t\r\n,;| a\"é"), max_size=10)
+SCORES = st.integers(-(2**63), 2**63 - 1).map(str) | st.floats(
+    allow_nan=False, allow_infinity=False
+).map(repr)
+
+
+@given(
+    st.lists(
+        st.tuples(st.booleans(), ROUND_TRIP_CELLS, ROUND_TRIP_CELLS, ROUND_TRIP_CELLS, SCORES),
+        max_size=8,
+    ),
+    st.sampled_from([",", ";", "\t", "|"]),
+)
+def test_rejected_rows_exported_and_reimported_unchanged_give_the_original_values(
+    rows: list[tuple[bool, str, str, str, str]], delimiter: str
+) -> None:
+    """SPEC A5 (property): export rejected rows, fix nothing, re-import: values are the originals.
+
+    Whatever apostrophes the export adds are taken off again, in every column.
+    """
+    header = ("phone", "first_name", "tags", "note", "score")
+    rejected = tuple(
+        RejectedRow(
+            n + 2,
+            n + 2,
+            (f"+1 212 200 {n:04d}" if plus else f"212-200-{n:04d}", name, tags, note, score),
+            (),
+            header,
+            delimiter,
+        )
+        for n, (plus, name, tags, note, score) in enumerate(rows)
+    )
+    report = CsvImportReport(
+        header=header,
+        columns={},
+        rows_read=len(rejected),
+        imported=0,
+        merged=0,
+        rejected_count=len(rejected),
+        blank_rows=0,
+        rejected=rejected,
+        delimiter=delimiter,
+    )
+    out = io.StringIO(newline="")
+    write_rejected_rows(report, out)
+    options = CsvImportOptions(
+        default_region="US",
+        delimiter=delimiter,
+        custom_types={"note": "string", "score": "number"},
+    )
+    again, sink = run(out.getvalue(), options)
+    assert again.ok
+    assert again.imported == len(rows)
+    contacts = by_phone(sink)
+    for n, (_, name, tags, note, score) in enumerate(rows):
+        contact = contacts[f"+1212200{n:04d}"]
+        assert contact.first_name == (name.strip() or None)
+        assert contact.tags == {t.strip() for t in re.split("[,;]", tags) if t.strip()}
+        assert contact.custom.get("note") == (note.strip() or None)
+        number = contact.custom["score"]
+        assert (number, type(number)) == (
+            (int(score), int) if score.lstrip("-").isdigit() else (float(score), float)
+        )

@@ -4,8 +4,10 @@ This module owns the CSV boundary of the contact model: mapping a header to
 :class:`~omnimsg.contacts.Contact` fields and typed custom fields, validating each
 row (pydantic-core, one validator per column), normalising phones to E.164,
 merging duplicate rows, and reporting every rejected row with its physical line.
-It also writes rejected rows back out as CSV for correction, with spreadsheet
-formulas neutralised.
+A record whose quoting is broken costs only its first line: the lines after it are
+read again as records of their own. It also writes rejected rows back out as CSV for
+correction, with spreadsheet formulas neutralised, and undoes that neutralisation
+when such a file is imported again.
 
 Memory stays bounded by design: the importer holds one record at a time and hands
 every contact to a :class:`ContactSink` at once. What it keeps is the dedupe index
@@ -21,8 +23,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from functools import lru_cache
 from hashlib import blake2b
@@ -39,8 +42,8 @@ from pydantic_core import PydanticCustomError, SchemaValidator, ValidationError,
 from omnimsg.contacts import Contact, CustomValue
 from omnimsg.errors import AudienceError, InputError, PhoneNumberError
 from omnimsg.phones import normalize_phone
-from omnimsg.segments.audience import id_problem
-from omnimsg.segments.fields import FieldType
+from omnimsg.segments.audience import _BOM, id_problem
+from omnimsg.segments.fields import CUSTOM_PREFIX, INT64_BOUND, FieldType
 
 __all__ = [
     "CONTACT_FIELDS",
@@ -79,7 +82,11 @@ class RowRejection(StrEnum):
     """Why a CSV row was not imported (A5). Values are stable strings."""
 
     MALFORMED_CSV = "malformed_csv"
-    """The record breaks CSV quoting (a stray or unterminated quote)."""
+    """The record breaks CSV quoting (a stray quote, or a quote never closed).
+
+    Only the record's first line is rejected; the lines after it are read again as
+    rows of their own, so an unclosed quote never swallows the rows that follow.
+    """
     WRONG_FIELD_COUNT = "wrong_field_count"
     """The row has fewer fields than the header, or more that are not empty."""
     UNDECODABLE = "undecodable"
@@ -112,7 +119,6 @@ CONTACT_FIELDS = frozenset(
 )
 """Contact fields a CSV column can map to; ``"custom.<name>"`` maps to a custom field."""
 
-CUSTOM_PREFIX = "custom."
 REJECT_REASON_COLUMN = "import_error"
 """The column :func:`write_rejected_rows` adds; a re-import ignores it automatically."""
 
@@ -151,7 +157,10 @@ _ALIASES = MappingProxyType(
 _NOT_NAME_CHARS = re.compile(r"[\W_]+")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _MAX_EMAIL_LENGTH = 254
-_INTEGER = re.compile(r"[+-]?\d{1,30}")
+_INTEGER = re.compile(r"[+-]?\d+")
+# 2**63 has 19 digits: a longer integer is out of range without converting it (int()
+# refuses strings of more than 4,300 digits).
+_INT64_DIGITS = 19
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _BOOLEANS = MappingProxyType(
     {
@@ -161,8 +170,10 @@ _BOOLEANS = MappingProxyType(
 )
 # Lone surrogates are what errors="surrogateescape" turns undecodable bytes into.
 _UNREADABLE = re.compile("[\x00\ud800-\udfff]")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_BOM = "\ufeff"
+_FORMULA_START = "=+-@\t\r"
+# A cell is split at these (and at the file's delimiter) by a reader that ignores
+# CSV quoting, so every piece after one is guarded like the start of a cell.
+_PIECE_SEPARATORS = ",;\t\r\n"
 
 
 def _normalize_name(name: str) -> str:
@@ -289,8 +300,9 @@ class RejectedRow:
     ``line`` is the physical line the record starts on (the header is line 1) and
     ``end_line`` the one it ends on, which differ when a quoted field spans lines.
     ``cells`` are the original cells; for a record that breaks CSV quoting it is the
-    raw text of its lines, as one cell. ``header`` is the file's header (shared by
-    all rows) so a row can be written back out on its own.
+    raw text of its first line, as one cell. ``header`` is the file's header and
+    ``delimiter`` its field separator (shared by all rows), so a row can be written
+    back out on its own.
     """
 
     line: int
@@ -298,6 +310,7 @@ class RejectedRow:
     cells: tuple[str, ...]
     problems: tuple[RowProblem, ...]
     header: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
+    delimiter: str = attrs.field(default=",", eq=False, repr=False)
 
     @property
     def code(self) -> RowRejection:
@@ -323,11 +336,14 @@ class CsvImportReport:
 
     ``rows_read`` counts data records (blank lines and rows of empty cells are
     counted apart in ``blank_rows``). Always
-    ``rows_read == imported + merged + rejected_count``: ``imported`` rows became
-    new contacts (:meth:`ContactSink.add`), ``merged`` rows were folded into an
-    earlier contact (:meth:`ContactSink.merge`). ``rejected`` lists the rejected
+    ``rows_read == imported + merged + rejected_count``: ``imported`` rows went to
+    :meth:`ContactSink.add` and ``merged`` rows to :meth:`ContactSink.merge` (into a
+    contact an earlier row of this file added). ``imported`` counts new contacts only
+    with ``dedupe`` on; with it off every accepted row is ``imported``, even when the
+    sink upserts it into a contact it already holds. ``rejected`` lists the rejected
     rows in file order unless the options said ``keep_rejected=False``.
-    ``columns`` shows how each named header column was mapped.
+    ``columns`` shows how each named header column was mapped; ``delimiter`` is the
+    field separator the file was read with.
     """
 
     header: tuple[str, ...]
@@ -338,6 +354,7 @@ class CsvImportReport:
     rejected_count: int
     blank_rows: int
     rejected: tuple[RejectedRow, ...]
+    delimiter: str = ","
 
     @property
     def ok(self) -> bool:
@@ -489,13 +506,6 @@ def _text(value: str) -> str | None:
     return value.strip() or None
 
 
-def _undo_neutralisation(value: str) -> str:
-    """Drop the ``'`` that :func:`neutralize_formula` put before ``+``/``-`` etc."""
-    if value.startswith("'") and value[1:].startswith(_FORMULA_START):
-        return value[1:]
-    return value
-
-
 def _contact_id(value: str) -> str | None:
     text = value.strip()
     if not text:
@@ -517,7 +527,7 @@ def _email(value: str) -> str | None:
 
 def _phone_parser(default_region: str | None) -> Callable[[str], str | None]:
     def parse(value: str) -> str | None:
-        text = _undo_neutralisation(value.strip())
+        text = value.strip()
         if not text:
             return None
         try:
@@ -557,11 +567,19 @@ def _tags_parser(separators: str) -> Callable[[str], tuple[str, ...]]:
 
 
 def _number(value: str) -> int | float | None:
-    text = _undo_neutralisation(value.strip())
+    text = value.strip()
     if not text:
         return None
     if _INTEGER.fullmatch(text):
-        return int(text)
+        # The 64-bit rule of segments (parse.py) and of the SQL store (sql.py).
+        if len(text.lstrip("+-").lstrip("0")) <= _INT64_DIGITS:
+            integer = int(text)
+            if -INT64_BOUND <= integer < INT64_BOUND:
+                return integer
+        raise _fail(
+            RowRejection.INVALID_VALUE,
+            f"integers must fit in 64 bits (between -2**63 and 2**63 - 1), got {text!r}",
+        )
     if _DECIMAL.fullmatch(text):
         number = float(text)
         if number not in (float("inf"), float("-inf")):
@@ -601,6 +619,14 @@ def _datetime_parser(naive_timezone: tzinfo | None) -> Callable[[str], datetime 
                     "+00:00 or Z, or set naive_timezone",
                 )
             parsed = parsed.replace(tzinfo=naive_timezone)
+        try:
+            parsed.astimezone(UTC)
+        except (OverflowError, ValueError):
+            # Segments and stores compare instants in UTC and refuse this value.
+            raise _fail(
+                RowRejection.INVALID_VALUE,
+                f"date-time {text!r} is outside the range of UTC dates",
+            ) from None
         return parsed
 
     return parse
@@ -765,6 +791,95 @@ def _plan(header: tuple[str, ...], options: CsvImportOptions) -> _Plan:
 # --------------------------------------------------------------------------- import
 
 
+def _without_bom(source: Iterable[str]) -> Iterator[str]:
+    lines = iter(source)
+    for first in lines:
+        yield first.removeprefix(_BOM)
+        break
+    yield from lines
+
+
+@attrs.frozen
+class _Broken:
+    """A record that breaks CSV quoting: its first line and where the reader gave up."""
+
+    text: str
+    line: int
+    last_line: int
+    error: str
+
+    @property
+    def problem(self) -> RowProblem:
+        if self.last_line > self.line:
+            message = (
+                "unclosed quote: a quoted field opened on this line is not closed properly "
+                f"(line {self.last_line}: {self.error}); the lines after it are read as rows "
+                "of their own"
+            )
+        elif "unexpected end of data" in self.error:
+            message = f"unclosed quote: the quoted field is never closed ({self.error})"
+        else:
+            message = f"malformed CSV: {self.error}"
+        return RowProblem(RowRejection.MALFORMED_CSV, message)
+
+
+class _Records:
+    """The CSV records of a stream, each with the physical lines it spans.
+
+    A record that breaks CSV quoting gives back every line after its first, and
+    those lines are read again as records of their own: an unclosed quote costs its
+    own line, never the rows after it. Lines given back are at most the ones the
+    failed record read, which the csv field-size limit bounds.
+    """
+
+    def __init__(self, source: Iterable[str], delimiter: str) -> None:
+        self._source = _without_bom(source)
+        self._delimiter = delimiter
+        self._pending: deque[str] = deque()
+        self._raw: list[str] = []
+        self._reader = self._open()
+        self.start = 1
+        """The physical line the record last read starts on."""
+        self.end = 0
+        """The physical line the record last read ends on (lines consumed so far)."""
+
+    def _open(self) -> Iterator[list[str]]:
+        return csv.reader(self._lines(), delimiter=self._delimiter, strict=True)
+
+    def _lines(self) -> Iterator[str]:
+        while True:
+            line: str | None = self._pending.popleft() if self._pending else None
+            if line is None:
+                line = next(self._source, None)
+                if line is None:
+                    return
+            self._raw.append(line)
+            yield line
+
+    def read(self) -> list[str] | _Broken | None:
+        """The next record's cells, a :class:`_Broken` record, or ``None`` at the end.
+
+        Raises:
+            AudienceError: the stream itself cannot decode its text.
+        """
+        self._raw.clear()
+        self.start = self.end + 1
+        try:
+            cells = next(self._reader, None)
+        except csv.Error as exc:
+            raw = self._raw
+            self.end = self.start
+            # The reader is reset because the old one may have seen the end of the stream.
+            self._pending.extendleft(reversed(raw[1:]))
+            self._reader = self._open()
+            first = raw[0].rstrip("\r\n") if raw else ""
+            return _Broken(first, self.start, self.start + max(len(raw) - 1, 0), str(exc))
+        except UnicodeDecodeError as exc:
+            raise _undecodable(self.start + len(self._raw), exc) from exc
+        self.end += len(self._raw)
+        return cells
+
+
 class _Importer:
     """State of one import run; :func:`import_contacts_csv` is its only user."""
 
@@ -774,11 +889,15 @@ class _Importer:
         options: CsvImportOptions,
         on_rejected: Callable[[RejectedRow], object] | None,
         index: MutableMapping[str, str] | None,
+        shared_index: bool,
     ) -> None:
         self.sink = sink
         self.options = options
         self.on_rejected = on_rejected
         self.index = index
+        self.shared_index = shared_index
+        self.record_derived_ids = shared_index
+        self.restore = _guard_patterns(options.delimiter)[1]
         self.header: tuple[str, ...] = ()
         self.rows_read = 0
         self.imported = 0
@@ -790,7 +909,9 @@ class _Importer:
     def reject(
         self, line: int, end: int, cells: Sequence[str], problems: Sequence[RowProblem]
     ) -> None:
-        row = RejectedRow(line, end, tuple(cells), tuple(problems), self.header)
+        row = RejectedRow(
+            line, end, tuple(cells), tuple(problems), self.header, self.options.delimiter
+        )
         self.rejected_count += 1
         if self.options.keep_rejected:
             self.rejected.append(row)
@@ -798,41 +919,25 @@ class _Importer:
             self.on_rejected(row)
 
     def run(self, source: Iterable[str]) -> CsvImportReport:
-        raw: list[str] = []
-
-        def lines() -> Iterator[str]:
-            first = True
-            for line in source:
-                if first:
-                    first = False
-                    line = line.removeprefix(_BOM)
-                raw.append(line)
-                yield line
-
-        reader = csv.reader(lines(), delimiter=self.options.delimiter, strict=True)
+        records = _Records(source, self.options.delimiter)
         plan: _Plan | None = None
-        while True:
-            raw.clear()
-            start = reader.line_num + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
+        while (cells := records.read()) is not None:
+            if isinstance(cells, _Broken):
                 if plan is None:
-                    raise AudienceError(f"line {start}: cannot read the header row: {exc}") from exc
+                    raise AudienceError(
+                        f"line {records.start}: cannot read the header row: {cells.error}"
+                    )
                 self.rows_read += 1
-                text = "".join(raw).rstrip("\r\n")
-                problem = RowProblem(RowRejection.MALFORMED_CSV, f"malformed CSV: {exc}")
-                self.reject(start, reader.line_num, (text,), (problem,))
-                continue
-            except UnicodeDecodeError as exc:
-                raise _undecodable(reader.line_num + 1, exc) from exc
-            if plan is not None:
-                self._row(plan, cells, start, reader.line_num)
+                self.reject(records.start, records.end, (cells.text,), (cells.problem,))
+            elif plan is not None:
+                self._row(plan, cells, records.start, records.end)
             elif "".join(cells).strip():
-                self.header = tuple(cell.strip() for cell in cells)
+                self.header = tuple(self._restored(cell).strip() for cell in cells)
                 plan = _plan(self.header, self.options)
+                # Only an id column (here, or in another file sharing the caller's
+                # index) can name a derived id; without one the phone and e-mail keys
+                # find every contact a derived id would, without one more key each.
+                self.record_derived_ids = self.shared_index or plan.id_index is not None
         if plan is None:
             raise AudienceError("the CSV is empty: there is no header row")
         return CsvImportReport(
@@ -844,7 +949,12 @@ class _Importer:
             rejected_count=self.rejected_count,
             blank_rows=self.blank_rows,
             rejected=tuple(self.rejected),
+            delimiter=self.options.delimiter,
         )
+
+    def _restored(self, cell: str) -> str:
+        """``cell`` without the apostrophes :func:`neutralize_formula` adds."""
+        return self.restore.sub("", cell) if "'" in cell else cell
 
     def _row(self, plan: _Plan, cells: list[str], line: int, end: int) -> None:
         joined = "".join(cells)
@@ -865,8 +975,9 @@ class _Importer:
         if _UNREADABLE.search(joined):
             self.reject(line, end, cells, _unreadable_problems(plan, cells))
             return
+        restored = [self._restored(cell) for cell in cells] if "'" in joined else cells
         try:
-            values = plan.validator.validate_python(cells)
+            values = plan.validator.validate_python(restored)
         except ValidationError as exc:
             self.reject(line, end, cells, _cell_problems(plan, exc))
             return
@@ -901,7 +1012,10 @@ class _Importer:
     ) -> tuple[str | None, str]:
         """``(earlier contact's id or None, the row's contact id)``, recording its keys.
 
-        This is the dedupe rule of :func:`import_contacts_csv`, in one place.
+        This is the dedupe rule of :func:`import_contacts_csv`, in one place. Every
+        contact added is recorded under ``i:<its id>`` (a derived id whenever an id
+        column could name it later), so a later row naming that id merges instead of
+        adding the id a second time.
         """
         index = self.index
         if index is None:
@@ -910,17 +1024,18 @@ class _Importer:
         phone_key = None if phone is None else "p:" + phone
         existing: str | None
         if explicit_id is not None:
-            existing = index.get("i:" + explicit_id)
-            if existing is None:
-                index["i:" + explicit_id] = explicit_id
             target = explicit_id
+            existing = index.get("i:" + target)
         else:
-            existing = None
-            if phone_key is not None:
+            derived = derive_contact_id(phone, email)
+            existing = index.get("i:" + derived)
+            if existing is None and phone_key is not None:
                 existing = index.get(phone_key)
             if existing is None and email_key is not None:
                 existing = index.get(email_key)
-            target = existing or derive_contact_id(phone, email)
+            target = existing or derived
+        if existing is None and (explicit_id is not None or self.record_derived_ids):
+            index["i:" + target] = target
         if phone_key is not None:
             index.setdefault(phone_key, target)
         if email_key is not None:
@@ -974,14 +1089,19 @@ def import_contacts_csv(
     (see :class:`CsvImportOptions`) and a header that cannot be used is refused
     before any row is read. Each data row is then validated on its own: a bad row is
     reported with its physical line and the reasons, and the rows around it are
-    imported all the same.
+    imported all the same. A record whose quoting is broken (a quote never closed)
+    is rejected as its first line only, and the lines after it are read again. Before
+    validation every cell loses the apostrophes :func:`neutralize_formula` adds, so
+    a file from :func:`write_rejected_rows` imports as the original cells.
 
     Duplicates (with ``dedupe`` on): a row with an id is the contact with that id.
-    A row without one is the contact that an earlier row gave the same phone, or
-    else the same e-mail (case-insensitive). A row that is an earlier contact goes
-    to :meth:`ContactSink.merge` (the earlier values win, later rows fill empty
-    fields, tags are unioned: :func:`merge_contacts`); any other row goes to
-    :meth:`ContactSink.add`, with its id, or one from :func:`derive_contact_id`.
+    A row without one is the contact with the id :func:`derive_contact_id` gives it,
+    if an earlier row added that id; else the contact that an earlier row gave the
+    same phone, or else the same e-mail (case-insensitive). A row that is an earlier
+    contact goes to :meth:`ContactSink.merge` (the earlier values win, later rows
+    fill empty fields, tags are unioned: :func:`merge_contacts`); any other row goes
+    to :meth:`ContactSink.add`, with its id, or one from :func:`derive_contact_id`.
+    No id is given to ``add`` twice.
 
     Args:
         source: an open text stream (open files with ``newline=""``) or any iterable
@@ -990,10 +1110,10 @@ def import_contacts_csv(
         sink: receives the contacts.
         options: how to read the file; defaults to :class:`CsvImportOptions()`.
         on_rejected: called with each :class:`RejectedRow` as it is found.
-        dedupe_index: the mapping that remembers ids, phones and e-mails seen
-            (``{"i:<id>" | "p:<phone>" | "e:<email>": contact id}``); a fresh dict by
-            default. Pass a disk-backed mapping (e.g. :mod:`shelve`) to keep it out
-            of memory. Ignored when ``dedupe`` is off.
+        dedupe_index: the mapping that remembers ids (derived ones too), phones and
+            e-mails seen (``{"i:<id>" | "p:<phone>" | "e:<email>": contact id}``); a
+            fresh dict by default. Pass a disk-backed mapping (e.g. :mod:`shelve`) to
+            keep it out of memory. Ignored when ``dedupe`` is off.
 
     Returns:
         A :class:`CsvImportReport`.
@@ -1012,7 +1132,8 @@ def import_contacts_csv(
         )
     options = options or CsvImportOptions()
     index = (dedupe_index if dedupe_index is not None else {}) if options.dedupe else None
-    return _Importer(sink, options, on_rejected, index).run(source)
+    shared = dedupe_index is not None
+    return _Importer(sink, options, on_rejected, index, shared).run(source)
 
 
 # --------------------------------------------------------------------------- export
@@ -1022,58 +1143,112 @@ class _TextSink(Protocol):
     def write(self, text: str, /) -> object: ...
 
 
-def neutralize_formula(cell: str) -> str:
-    """Prefix ``'`` to a cell a spreadsheet would run as a formula.
+@lru_cache(maxsize=16)
+def _guard_patterns(delimiter: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """``(where neutralize_formula adds an apostrophe, the apostrophes it added)``."""
+    separators = re.escape("".join(sorted(set(_PIECE_SEPARATORS + delimiter))))
+    piece_start = f"(?:^|(?<=[{separators}]))"
+    # Apostrophes already there are part of the run, so adding one is always undoable:
+    # "'=x" is written "''=x" and reads back as "'=x".
+    formula = f"(?='*[{re.escape(_FORMULA_START)}])"
+    return re.compile(piece_start + formula), re.compile(piece_start + "'" + formula)
 
-    Cells starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return get a
-    leading ``'`` (the OWASP advice for CSV injection); others are returned as is.
+
+def neutralize_formula(cell: str, delimiter: str = ",") -> str:
+    """Guard a cell a spreadsheet could run as a formula, the OWASP way, with ``'``.
+
+    A *piece start* is the start of the cell and every position right after a ``,``,
+    ``;``, tab, carriage return, line feed or ``delimiter``: where a spreadsheet that
+    splits the cell (ignoring CSV quoting, or using another separator) starts a cell
+    of its own. At each piece start where the text is ``=``, ``+``, ``-``, ``@``, a
+    tab or a carriage return, possibly after apostrophes, one ``'`` is inserted:
+    ``"=1+1"`` → ``"'=1+1"``, ``"Ann;@SUM(A1)"`` → ``"Ann;'@SUM(A1)"``,
+    ``"'-5"`` → ``"''-5"``. Other text is returned as is.
+
+    The import undoes exactly this: at every piece start where ``'`` is followed by
+    that text, it drops one ``'``. So importing ``neutralize_formula(cell)`` reads
+    ``cell`` for every cell, and a cell never guarded (``"'hello"``) keeps its
+    apostrophe.
     """
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+    return _guard_patterns(delimiter)[0].sub("'", cell) if cell else cell
 
 
 class RejectedRowWriter:
     """Write rejected rows as CSV for correction, one at a time.
 
     Columns are :data:`REJECT_REASON_COLUMN` (``"line 7: Phone: ..."``) followed
-    by the original header; each row is its original cells. Every cell is passed
-    through :func:`neutralize_formula`. Usable as ``on_rejected``: the header is
-    written before the first row (taken from the row when not given here).
+    by the original header; each row is its original cells. Every cell is quoted
+    and passed through :func:`neutralize_formula`. Usable as ``on_rejected``: the
+    header is written before the first row (taken from the row when not given here).
 
     Args:
         stream: an open text stream (open files with ``newline=""``; use
             ``errors="surrogateescape"`` to write undecodable bytes back as read).
         header: the original header, if known before the first row.
+        delimiter: the field separator to write; by default the one the rows were
+            imported with (``","`` when nothing is known).
+
+    Raises:
+        InputError: ``delimiter`` is not one character other than a quote or line break.
     """
 
-    def __init__(self, stream: _TextSink, header: Sequence[str] | None = None) -> None:
-        self._writer = csv.writer(stream)
+    def __init__(
+        self,
+        stream: _TextSink,
+        header: Sequence[str] | None = None,
+        *,
+        delimiter: str | None = None,
+    ) -> None:
+        if delimiter is not None:
+            _check_delimiter(None, None, delimiter)
+        self._stream = stream
         self._header = None if header is None else tuple(header)
-        self._started = False
+        self._delimiter = delimiter
+        self._writerow: Callable[[Iterable[str]], object] | None = None
         self.written = 0
         """How many rows were written (not counting the header)."""
 
     def write_header(self, header: Sequence[str] | None = None) -> None:
         """Write the header row now (once); later calls do nothing."""
-        if self._started:
-            return
-        self._started = True
+        self._start(header, None)
+
+    def _start(
+        self, header: Sequence[str] | None, delimiter: str | None
+    ) -> Callable[[Iterable[str]], object]:
+        """The row writer, made (and the header written) on first use."""
+        if self._writerow is not None:
+            return self._writerow
+        # Known only now when the writer serves as on_rejected: the row carries it.
+        self._delimiter = self._delimiter or delimiter or ","
+        writer = csv.writer(self._stream, delimiter=self._delimiter, quoting=csv.QUOTE_ALL)
+        self._writerow = writer.writerow
         names = tuple(header) if header is not None else (self._header or ())
-        self._writer.writerow([REJECT_REASON_COLUMN, *map(neutralize_formula, names)])
+        self._writerow(self._guarded((REJECT_REASON_COLUMN, *names)))
+        return self._writerow
+
+    def _guarded(self, cells: Iterable[str]) -> list[str]:
+        delimiter = self._delimiter or ","
+        return [neutralize_formula(cell, delimiter) for cell in cells]
 
     def __call__(self, row: RejectedRow) -> None:
         """Write one rejected row (and the header first, if not yet written)."""
-        self.write_header(self._header if self._header is not None else row.header)
-        reason = neutralize_formula(f"{row.where}: {row.reason}")
-        self._writer.writerow([reason, *map(neutralize_formula, row.cells)])
+        header = self._header if self._header is not None else row.header
+        writerow = self._start(header, row.delimiter)
+        writerow(self._guarded((f"{row.where}: {row.reason}", *row.cells)))
         self.written += 1
 
 
-def write_rejected_rows(report: CsvImportReport, stream: _TextSink) -> int:
+def write_rejected_rows(
+    report: CsvImportReport, stream: _TextSink, *, delimiter: str | None = None
+) -> int:
     """Write ``report.rejected`` as CSV to ``stream`` (see :class:`RejectedRowWriter`).
 
-    The header is written even when no row was rejected. Returns the rows written.
+    The header is written even when no row was rejected. The field separator is
+    ``delimiter``, by default the one the file was imported with. Returns the rows
+    written.
     """
-    writer = RejectedRowWriter(stream, report.header)
+    chosen = report.delimiter if delimiter is None else delimiter
+    writer = RejectedRowWriter(stream, report.header, delimiter=chosen)
     writer.write_header()
     for row in report.rejected:
         writer(row)

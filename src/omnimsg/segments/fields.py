@@ -26,6 +26,7 @@ from omnimsg.errors import InputError, SegmentError
 __all__ = [
     "COMPARISONS",
     "CUSTOM_PREFIX",
+    "INT64_BOUND",
     "MEMBERSHIP",
     "NEGATIONS",
     "OPERATORS_BY_KIND",
@@ -44,6 +45,9 @@ __all__ = [
     "require_now",
     "shape_of",
 ]
+
+INT64_BOUND = 2**63
+"""Whole numbers must lie in ``[-INT64_BOUND, INT64_BOUND)``: what SQL stores exactly."""
 
 CUSTOM_PREFIX = "custom."
 """Custom fields are named ``custom.<name>``; ``<name>`` is a key of ``Contact.custom``."""

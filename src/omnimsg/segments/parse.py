@@ -37,6 +37,7 @@ from omnimsg.errors import SegmentValidationError, UnknownChannelError
 from omnimsg.policy.optin import SubscriptionStatus
 from omnimsg.segments.fields import (
     CUSTOM_PREFIX,
+    INT64_BOUND,
     PERIOD_LIMITS,
     STANDARD_FIELDS,
     FieldSpec,
@@ -63,8 +64,6 @@ from omnimsg.segments.model import (
 )
 
 __all__ = ["parse_custom_fields", "parse_segment"]
-
-_INT64 = 2**63
 
 
 class _Bad(Exception):
@@ -118,7 +117,7 @@ def _number(raw: object) -> int | float:
         if not math.isfinite(raw):
             raise _Bad("expected a finite number")
         return float(raw)
-    if not -_INT64 <= raw < _INT64:
+    if not -INT64_BOUND <= raw < INT64_BOUND:
         raise _Bad("integers must fit in 64 bits (between -2**63 and 2**63 - 1)")
     return int(raw)
 

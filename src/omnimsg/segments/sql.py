@@ -40,6 +40,7 @@ from omnimsg.segments.casefold import fold_case, fold_table_strings
 from omnimsg.segments.compiler import custom_value_type
 from omnimsg.segments.fields import (
     COMPARISONS,
+    INT64_BOUND,
     MEMBERSHIP,
     NEGATIONS,
     FieldType,
@@ -80,7 +81,6 @@ __all__ = [
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_INT64 = 2**63
 
 
 class Instant(sa.TypeDecorator[datetime]):
@@ -631,7 +631,11 @@ def _rows(contact: Contact) -> dict[str, list[dict[str, Any]]]:
             "boolean_value": None,
             "datetime_value": None,
         }
-        if kind is FieldType.NUMBER and isinstance(value, int) and not -_INT64 <= value < _INT64:
+        if (
+            kind is FieldType.NUMBER
+            and isinstance(value, int)
+            and not -INT64_BOUND <= value < INT64_BOUND
+        ):
             raise InputError(f"{where}.custom.{name}: integers must fit in 64 bits")
         if kind is FieldType.DATETIME and isinstance(value, datetime):
             value = _instant(value, f"{where}.custom.{name}")
