@@ -52,6 +52,7 @@ __all__ = [
 _PROFILE_PACKAGE = "omnimsg.channels.profiles"
 
 
+@functools.cache
 def builtin_profile_names() -> tuple[str, ...]:
     """Names of the profiles shipped with omnimsg, sorted."""
     files = resources.files(_PROFILE_PACKAGE).iterdir()

@@ -171,15 +171,11 @@ def _which(value: Any) -> str:
     return "plain"
 
 
-def _entries_do_not_overlap(value: list[DatedEntry[Any]]) -> list[DatedEntry[Any]]:
-    return _check_no_overlap(value)
-
-
 def _dated(inner: Any) -> Any:
     return Annotated[
         Annotated[
             list[DatedEntry[inner]],
-            AfterValidator(_entries_do_not_overlap),
+            AfterValidator(_check_no_overlap),
             Tag("dated"),
         ]
         | Annotated[inner, Tag("plain")],
