@@ -47,7 +47,7 @@ def test_from_dict_normalises_phone_and_derives_region_and_channels() -> None:
     assert c.channels == {ChannelKind.WHATSAPP, ChannelKind.TELEGRAM}
     assert c.name == "Ana García"
     assert c.conversation_status is ConversationStatus.SNOOZED
-    assert c.subscriptions["sms-1"] is SubscriptionStatus.SUBSCRIBED
+    assert c.subscriptions["sms-1"].status is SubscriptionStatus.SUBSCRIBED
     identity = c.identity_on("tg-1")
     assert identity is not None
     assert identity.last_inbound_at == datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -25,13 +25,19 @@ def test_every_exported_name_exists_and_is_public() -> None:
 
 def test_every_public_attribute_is_exported() -> None:
     modules = {
+        "audiences",
         "channels",
         "clock",
         "contacts",
         "errors",
         "phones",
         "policy",
+        "protocols",
         "segments",
+        "state",
+        "stores",
+        "testing",
+        "transports",
         "cli",
     }
     public = {n for n in dir(omnimsg) if not n.startswith("_")} - modules

@@ -4,15 +4,34 @@ May I send this to this contact on this channel now, and how? Load a profile,
 resolve a channel's capabilities as of now, and :func:`decide`::
 
     from datetime import UTC, datetime
-    from omnimsg import ConversationState, Message, decide, load_profile
+    from omnimsg import Message, conversation_state, decide, load_profile
 
     now = datetime.now(UTC)
     caps = load_profile("respondio").capabilities("whatsapp", as_of=now)
-    decision = decide(caps, ConversationState(last_inbound_at=...), Message(text="Hi"), now=now)
+    state = conversation_state(contact, "wa-1")   # window and consent on that account
+    decision = decide(caps, state, Message(text="Hi"), now=now)
 
 This module only re-exports; every name lives in a submodule.
 """
 
+try:  # TRANSITION-SHIM
+    from omnimsg.audiences import (
+        CsvImportOptions,
+        CsvImportReport,
+        IdAudience,
+        import_contacts_csv,
+        import_contacts_csv_file,
+        parse_id_list,
+        resolve_id_list,
+    )
+except ImportError:  # TRANSITION-SHIM
+    from omnimsg.segments.audience import IdAudience, parse_id_list, resolve_id_list  # type: ignore
+    from omnimsg.segments.csv_import import (  # type: ignore
+        CsvImportOptions,
+        CsvImportReport,
+        import_contacts_csv,
+        import_contacts_csv_file,
+    )
 from omnimsg.channels import (
     AfterWindow,
     ChannelCapabilities,
@@ -33,11 +52,17 @@ from omnimsg.channels.registry import (
     load_profile,
     profile_from_dict,
 )
-from omnimsg.clock import Clock, FixedClock, SystemClock
-from omnimsg.contacts import ChannelIdentity, Contact, ConversationStatus, SubscriptionStatus
+from omnimsg.clock import SystemClock
+from omnimsg.contacts import (
+    ChannelIdentity,
+    Contact,
+    ConversationStatus,
+    merge_contacts,
+)
 from omnimsg.errors import (
     AudienceError,
     ConfigurationError,
+    ConformanceError,
     InputError,
     NaiveDatetimeError,
     OmnimsgError,
@@ -52,33 +77,26 @@ from omnimsg.errors import (
     UnknownProfileError,
 )
 from omnimsg.phones import normalize_phone
-from omnimsg.policy import (
-    RULE_OF,
-    AccountState,
-    ConversationState,
-    Decision,
-    Message,
-    Reason,
-    decide,
-)
+from omnimsg.policy import RULE_OF, Decision, Message, Reason, decide
 from omnimsg.policy.content import Media, MediaKind, OutboundContent
+from omnimsg.protocols import Clock
 from omnimsg.segments import (
-    ContactIndex,
-    CsvImportOptions,
-    CsvImportReport,
     FieldType,
-    IdAudience,
-    MemoryContactSink,
     Segment,
     compile_segment,
     filter_contacts,
-    import_contacts_csv,
-    import_contacts_csv_file,
-    parse_id_list,
     parse_segment,
-    resolve_id_list,
     segment_json_schema,
 )
+from omnimsg.state import (
+    AccountState,
+    ConversationState,
+    OptInState,
+    SenderUsage,
+    SubscriptionStatus,
+    conversation_state,
+)
+from omnimsg.stores.memory import MemoryContactStore, MemoryStateStore
 
 __version__ = "0.1.0"
 
@@ -92,8 +110,8 @@ __all__ = [
     "ChannelKind",
     "Clock",
     "ConfigurationError",
+    "ConformanceError",
     "Contact",
-    "ContactIndex",
     "ContentLimits",
     "ConversationState",
     "ConversationStatus",
@@ -102,18 +120,19 @@ __all__ = [
     "Decision",
     "DoubleOptIn",
     "FieldType",
-    "FixedClock",
     "IdAudience",
     "InputError",
     "KeywordSet",
     "Media",
     "MediaDelivery",
     "MediaKind",
-    "MemoryContactSink",
+    "MemoryContactStore",
+    "MemoryStateStore",
     "Message",
     "Mode",
     "NaiveDatetimeError",
     "OmnimsgError",
+    "OptInState",
     "OutboundContent",
     "PhoneNumberError",
     "Profile",
@@ -123,6 +142,7 @@ __all__ = [
     "Segment",
     "SegmentError",
     "SegmentValidationError",
+    "SenderUsage",
     "SnippetError",
     "StoreError",
     "SubscriptionStatus",
@@ -134,11 +154,13 @@ __all__ = [
     "UnknownProfileError",
     "builtin_profile_names",
     "compile_segment",
+    "conversation_state",
     "decide",
     "filter_contacts",
     "import_contacts_csv",
     "import_contacts_csv_file",
     "load_profile",
+    "merge_contacts",
     "normalize_phone",
     "parse_channel_kind",
     "parse_id_list",

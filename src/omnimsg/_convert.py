@@ -17,9 +17,13 @@ from omnimsg._time import require_aware
 from omnimsg.errors import InputError
 
 __all__ = [
+    "EARLIEST",
+    "LATEST",
+    "out_of_range",
     "to_count",
     "to_enum",
     "to_flag",
+    "to_instant",
     "to_optional_text",
     "to_text",
     "to_timedelta",
@@ -50,7 +54,14 @@ def to_utc(value: object, name: str) -> datetime | None:
         return None
     if not isinstance(value, datetime):
         raise InputError(f"{name}: expected a datetime, got {type(value).__name__}")
-    return require_aware(value, name).astimezone(UTC)
+    aware = require_aware(value, name)
+    try:
+        instant = aware.astimezone(UTC)
+    except OverflowError:
+        raise out_of_range(name, aware) from None
+    if not EARLIEST <= instant < LATEST:
+        raise out_of_range(name, instant)
+    return instant
 
 
 def to_timedelta(value: object, name: str) -> timedelta | None:
@@ -88,3 +99,29 @@ def to_optional_text(value: object, name: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise InputError(f"{name}: expected text or None, got {type(value).__name__}")
     return value
+
+
+EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
+"""The earliest instant omnimsg accepts in a state or a decision."""
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""The first instant omnimsg no longer accepts.
+
+Windows, periods and reminders are added to stored instants; keeping instants this
+far from the ends of ``datetime``'s range means no such sum can overflow.
+"""
+
+
+def out_of_range(name: str, value: datetime) -> InputError:
+    """The error for an instant outside [:data:`EARLIEST`, :data:`LATEST`)."""
+    return InputError(
+        f"{name}: {value.isoformat()} is outside the supported range "
+        f"{EARLIEST.date().isoformat()} to {LATEST.date().isoformat()}"
+    )
+
+
+def to_instant(value: object, name: str) -> datetime:
+    """An aware datetime in the supported range, as the same instant in UTC."""
+    instant = to_utc(value, name)
+    if instant is None:
+        raise InputError(f"{name}: expected an aware datetime, got None")
+    return instant

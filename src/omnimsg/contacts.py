@@ -21,6 +21,7 @@ from omnimsg._time import require_aware
 from omnimsg.channels.kinds import ChannelKind, parse_channel_kind
 from omnimsg.errors import InputError, UnknownChannelError
 from omnimsg.phones import parse_phone, phone_region, phone_time_zones
+from omnimsg.state import OptInState, SubscriptionStatus
 
 __all__ = [
     "ChannelIdentity",
@@ -28,20 +29,11 @@ __all__ = [
     "ConversationStatus",
     "CustomValue",
     "SubscriptionStatus",
+    "merge_contacts",
 ]
 
 CustomValue = str | int | float | bool | datetime | None
 """A typed custom field value. Datetimes are always timezone-aware."""
-
-
-class SubscriptionStatus(StrEnum):
-    """Where a contact stands with one sender's marketing messages (B12, X1)."""
-
-    NOT_ASKED = "not_asked"
-    PROMPTED = "prompted"
-    SUBSCRIBED = "subscribed"
-    DECLINED = "declined"
-    UNSUBSCRIBED = "unsubscribed"
 
 
 class ConversationStatus(StrEnum):
@@ -112,14 +104,22 @@ def _mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
 
+def _consent_records(
+    value: Mapping[str, OptInState | SubscriptionStatus | str],
+) -> Mapping[str, OptInState]:
+    return MappingProxyType({sender: OptInState.of(record) for sender, record in value.items()})
+
+
 @attrs.frozen
 class Contact:
     """A contact of the business.
 
     ``phone`` is E.164; ``phone_region`` (ISO 3166 alpha-2) is derived from it when
     not given. ``custom`` holds typed custom fields. ``subscriptions`` maps a sender
-    (channel account id) to the contact's opt-in status with it. ``channels`` is the
-    set of channel kinds the contact has an identity on (derived).
+    (channel account id) to the contact's consent record with it
+    (:class:`~omnimsg.state.OptInState`; statuses are accepted and wrapped), the one
+    place consent is kept. ``channels`` is the set of channel kinds the contact has an
+    identity on (derived).
 
     Build with :meth:`from_dict` for outside data (validates and normalises); the
     constructor itself trusts its arguments, for callers that already validated them.
@@ -140,7 +140,7 @@ class Contact:
     last_interacted_channel: ChannelKind | None = None
     conversation_status: ConversationStatus | None = None
     assignee: str | None = None
-    subscriptions: Mapping[str, SubscriptionStatus] = attrs.field(factory=dict, converter=_mapping)
+    subscriptions: Mapping[str, OptInState] = attrs.field(factory=dict, converter=_consent_records)
     created_at: datetime | None = None
     channels: frozenset[ChannelKind] = attrs.field(init=False, eq=False, repr=False)
 
@@ -160,6 +160,10 @@ class Contact:
             if identity.account_id == account_id:
                 return identity
         return None
+
+    def consent_with(self, sender: str) -> OptInState:
+        """The contact's consent record with ``sender`` (not asked when there is none)."""
+        return self.subscriptions.get(sender) or OptInState.of(None)
 
     def time_zones(self) -> tuple[str, ...]:
         """The contact's time zone if set, else those its phone number may be in (X2)."""
@@ -311,15 +315,67 @@ def _enum_field(cls: type[E], value: object, path: str) -> E | None:
         raise InputError(f"{path}: expected one of {allowed}; got {value!r}") from None
 
 
-def _subscription_field(value: object, where: str) -> dict[str, SubscriptionStatus]:
+def _subscription_field(value: object, where: str) -> dict[str, OptInState]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise InputError(f"{where}.subscriptions: expected a mapping, got {type(value).__name__}")
-    subscriptions: dict[str, SubscriptionStatus] = {}
-    for sender, status in value.items():
-        parsed = _enum_field(SubscriptionStatus, status, f"{where}.subscriptions.{sender}")
+    subscriptions: dict[str, OptInState] = {}
+    for sender, record in value.items():
+        if isinstance(record, OptInState):
+            subscriptions[str(sender)] = record
+            continue
+        parsed = _enum_field(SubscriptionStatus, record, f"{where}.subscriptions.{sender}")
         if parsed is None:
             raise InputError(f"{where}.subscriptions.{sender}: missing status")
-        subscriptions[str(sender)] = parsed
+        subscriptions[str(sender)] = OptInState.of(parsed)
     return subscriptions
+
+
+_MERGED_SCALARS = (
+    "first_name",
+    "last_name",
+    "email",
+    "timezone",
+    "language",
+    "lifecycle",
+    "last_interacted_channel",
+    "conversation_status",
+    "assignee",
+    "created_at",
+)
+
+
+def merge_contacts(existing: Contact, incoming: Contact) -> Contact:
+    """Fold ``incoming`` into ``existing``: the earlier contact wins, the later one fills.
+
+    Fields set on ``existing`` are kept; empty ones (``None``) take ``incoming``'s
+    value (the phone together with its region). Tags are unioned; custom fields,
+    identities and consent records ``existing`` lacks are added. The id stays
+    ``existing.id``.
+    """
+    changes: dict[str, Any] = {}
+    for name in _MERGED_SCALARS:
+        if getattr(existing, name) is None:
+            value = getattr(incoming, name)
+            if value is not None:
+                changes[name] = value
+    if existing.phone is None and incoming.phone is not None:
+        changes["phone"] = incoming.phone
+        changes["phone_region"] = incoming.phone_region
+    if not incoming.tags <= existing.tags:
+        changes["tags"] = existing.tags | incoming.tags
+    custom = dict(existing.custom)
+    for key, value in incoming.custom.items():
+        if custom.get(key) is None and value is not None:
+            custom[key] = value
+    if custom != existing.custom:
+        changes["custom"] = custom
+    known = {(i.account_id, i.external_id) for i in existing.identities}
+    extra = tuple(i for i in incoming.identities if (i.account_id, i.external_id) not in known)
+    if extra:
+        changes["identities"] = existing.identities + extra
+    subscriptions = {**incoming.subscriptions, **existing.subscriptions}
+    if subscriptions != existing.subscriptions:
+        changes["subscriptions"] = subscriptions
+    return attrs.evolve(existing, **changes) if changes else existing

@@ -16,7 +16,9 @@ reason code, never an exception. Exceptions are for bad input and broken backend
     │   └── SegmentValidationError    a segment JSON is malformed (carries every problem)
     ├── AudienceError (ValueError)    an id list or CSV cannot be read at all
     ├── StoreError (RuntimeError)     a store backend failed
-    └── TransportError (RuntimeError) a transport failed
+    ├── TransportError (RuntimeError) a transport failed
+    └── ConformanceError (AssertionError)  an implementation broke a protocol's
+                                           contract (omnimsg.testing checks)
 
 Each family also subclasses the builtin a caller would already catch, so
 ``except ValueError`` keeps working around omnimsg calls.
@@ -29,6 +31,7 @@ from collections.abc import Sequence
 __all__ = [
     "AudienceError",
     "ConfigurationError",
+    "ConformanceError",
     "InputError",
     "NaiveDatetimeError",
     "OmnimsgError",
@@ -133,3 +136,11 @@ class StoreError(OmnimsgError, RuntimeError):
 
 class TransportError(OmnimsgError, RuntimeError):
     """A transport failed; the driver's exception is chained as ``__cause__``."""
+
+
+class ConformanceError(OmnimsgError, AssertionError):
+    """A store, source or transport broke a promise of its protocol.
+
+    Raised by the contract checks of :mod:`omnimsg.testing`; the message names the
+    promise. An ``AssertionError`` too, so that test runners report it as a failure.
+    """

@@ -194,7 +194,7 @@ def test_c1_c2_241_characters_including_the_link_are_too_long() -> None:
     text = "a" * (241 - len(LINK) - 1)
     out = render_content(text, (PHOTO,), EXPERTCONNECT)
     assert out.problem is Reason.CONTENT_TOO_LONG
-    assert RULE_OF[out.problem] == "C1"
+    assert out.rule == "C1"
     assert out.length == 241
     assert out.detail == "241 characters including 1 media link, limit 240 (C1, C2)"
     assert not out.fits

@@ -173,7 +173,7 @@ def test_w5_wechat_reply_resets_clock_and_counter() -> None:
     """SPEC W5: a message from the contact resets both the 48 h clock and the counter."""
     state = wrote(timedelta(hours=47), sent=20)
     assert not decide(caps("respondio", "wechat"), state, HELLO, now=NOW)
-    state = state.after_inbound(NOW)
+    state = state.after_inbound(NOW, now=NOW)
     d = decide(caps("respondio", "wechat"), state, HELLO, now=NOW + timedelta(hours=47))
     assert (d.allowed, d.remaining_in_window) == (True, 20)
 
@@ -372,7 +372,7 @@ def test_x3_sms_limit_counts_segments_and_extension_characters_twice() -> None:
 
 def test_x1_opted_out_contact_gets_no_marketing_but_service_messages_still_go() -> None:
     """SPEC X1: opt-out ends marketing sends to the contact on that sender."""
-    state = ConversationState(subscription=SubscriptionStatus.UNSUBSCRIBED)
+    state = ConversationState(consent=SubscriptionStatus.UNSUBSCRIBED)
     sms = caps("respondio", "sms")
     d = decide(sms, state, Message(text="Sale!", marketing=True), now=NOW)
     assert (d.allowed, d.mode, d.reason, d.rule) == (False, Mode.BLOCKED, Reason.OPTED_OUT, "X1")
@@ -394,7 +394,7 @@ def test_b12_expertconnect_broadcast_waits_for_double_opt_in(
     """SPEC B12: a broadcast goes only after the contact confirmed with S."""
     d = decide(
         caps("expertconnect", "sms"),
-        ConversationState(subscription=status),
+        ConversationState(consent=status),
         Message(text="Sale!", broadcast=True),
         now=NOW,
     )
@@ -402,7 +402,7 @@ def test_b12_expertconnect_broadcast_waits_for_double_opt_in(
 
 
 def test_b12_subscribed_contact_receives_the_broadcast() -> None:
-    state = ConversationState(subscription=SubscriptionStatus.SUBSCRIBED)
+    state = ConversationState(consent=SubscriptionStatus.SUBSCRIBED)
     d = decide(caps("expertconnect", "sms"), state, Message(text="Sale!", broadcast=True), now=NOW)
     assert d.allowed
 

@@ -36,14 +36,14 @@ def caps(profile: str, kind: str) -> ChannelCapabilities:
 
 def test_x1_a_stored_unsubscribed_string_still_blocks_marketing() -> None:
     """SPEC X1: "unsubscribed" read back from a database is the opt-out it says."""
-    state = ConversationState(subscription="unsubscribed")  # type: ignore[arg-type]
+    state = ConversationState(consent="unsubscribed")
     d = decide(caps("respondio", "sms"), state, Message(text="Sale!", marketing=True), now=NOW)
     assert (d.allowed, d.reason) == (False, Reason.OPTED_OUT)
 
 
 def test_b12_a_stored_subscribed_string_lets_the_broadcast_go() -> None:
     """SPEC B12."""
-    state = ConversationState(subscription="subscribed")  # type: ignore[arg-type]
+    state = ConversationState(consent="subscribed")
     msg = Message(text="Sale!", broadcast=True)
     assert decide(caps("expertconnect", "sms"), state, msg, now=NOW).allowed
 
@@ -64,7 +64,7 @@ def test_w6_account_time_zone_may_be_an_iana_name() -> None:
 @pytest.mark.parametrize(
     ("build", "needle"),
     [
-        (lambda: ConversationState(subscription="bogus"), "subscription"),
+        (lambda: ConversationState(consent="bogus"), "consent"),
         (lambda: ConversationState(outbound_since_inbound="3"), "outbound_since_inbound"),
         (lambda: ConversationState(outbound_since_inbound=-1), "outbound_since_inbound"),
         (lambda: ConversationState(last_inbound_at="yesterday"), "last_inbound_at"),

@@ -80,7 +80,7 @@ def test_wechat_never_allows_a_21st_outbound_message_or_one_after_48h(
     for kind, gap_seconds in events:
         now = now + timedelta(seconds=gap_seconds)
         if kind == "in":
-            state = state.after_inbound(now)
+            state = state.after_inbound(now, now=now)
             sent_since_inbound = 0
             continue
         d = decide(caps, state, Message(text="hi"), now=now)
@@ -157,7 +157,7 @@ def test_an_inbound_message_always_reopens_the_window(
         last_inbound_at=None if last is None else T0 + last, outbound_since_inbound=sent
     )
     now = T0 + (last or timedelta(0)) + gap
-    d = decide(caps, state.after_inbound(now), Message(text="ok"), now=now)
+    d = decide(caps, state.after_inbound(now, now=now), Message(text="ok"), now=now)
     assert d.reason is Reason.WITHIN_WINDOW
     if caps.window_outbound_cap is not None:
         assert d.remaining_in_window == caps.window_outbound_cap

@@ -17,6 +17,7 @@ from omnimsg._convert import to_enum
 from omnimsg.channels.kinds import AfterWindow, ChannelKind, MediaDelivery, Mode, TextUnit
 
 __all__ = [
+    "NOT_ENFORCED",
     "ChannelCapabilities",
     "ContentLimits",
     "DoubleOptIn",
@@ -52,6 +53,27 @@ def _after(value: object) -> AfterWindow:
 
 def _modes(value: Iterable[object]) -> frozenset[Mode]:
     return frozenset(to_enum(Mode, m, "paid_modes") for m in value)
+
+
+def _limits(value: Iterable[int | None]) -> tuple[int | None, ...]:
+    return tuple(value)
+
+
+def _keywords(value: Mapping[str, KeywordSet]) -> Mapping[str, KeywordSet]:
+    return MappingProxyType({locale.lower(): words for locale, words in value.items()})
+
+
+def _sources(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+NOT_ENFORCED = {"enforced": False}
+"""Field metadata of a setting that profiles carry and no code applies yet.
+
+``attrs.fields(ChannelCapabilities).rate_per_second.metadata["enforced"]`` is
+``False`` until the broadcast planner applies it; the command line shows such
+settings as not yet enforced.
+"""
 
 
 @attrs.frozen
@@ -107,7 +129,7 @@ class TierPolicy:
     limit, no sooner than ``upgrade_delay`` after that.
     """
 
-    limits: tuple[int | None, ...]
+    limits: tuple[int | None, ...] = attrs.field(converter=_limits)
     rolling_window: timedelta = timedelta(hours=24)
     upgrade_factor: float = 2.0
     upgrade_lookback: timedelta = timedelta(days=7)
@@ -134,7 +156,13 @@ class ChannelCapabilities:
     ``message_tags`` are the tags accepted after the window (W3).
     ``window_outbound_cap`` caps outbound messages per window (W5);
     ``chatbot_free_per_month`` is the monthly free quota of chatbot-initiated
-    messages (W6). ``paid_modes`` lists the modes that are billed (B17).
+    messages (W6). ``templates``: the channel has pre-approved templates at all (a
+    template elsewhere is refused, C3). ``paid_modes`` lists the modes that are
+    billed (B17). Settings marked :data:`NOT_ENFORCED` in their field metadata are
+    carried but not applied yet.
+
+    Adding a setting takes two edits: a field here and one of the same name in
+    :class:`~omnimsg.channels.schema.ChannelSpec`; the registry copies fields by name.
     """
 
     kind: ChannelKind = attrs.field(converter=_kind)
@@ -146,13 +174,14 @@ class ChannelCapabilities:
     message_tags: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_set)
     window_outbound_cap: int | None = None
     chatbot_free_per_month: int | None = None
+    templates: bool = False
     broadcasts: bool = True
     content: ContentLimits = ContentLimits()
     paid_modes: frozenset[Mode] = attrs.field(default=frozenset(), converter=_modes)
-    rate_per_second: float | None = None
-    daily_recipient_cap: int | None = None
-    tiers: TierPolicy | None = None
+    rate_per_second: float | None = attrs.field(default=None, metadata=NOT_ENFORCED)
+    daily_recipient_cap: int | None = attrs.field(default=None, metadata=NOT_ENFORCED)
+    tiers: TierPolicy | None = attrs.field(default=None, metadata=NOT_ENFORCED)
     double_opt_in: DoubleOptIn | None = None
-    keywords: Mapping[str, KeywordSet] = _EMPTY
-    quiet_hours: QuietHours | None = None
-    sources: tuple[str, ...] = ()
+    keywords: Mapping[str, KeywordSet] = attrs.field(default=_EMPTY, converter=_keywords)
+    quiet_hours: QuietHours | None = attrs.field(default=None, metadata=NOT_ENFORCED)
+    sources: tuple[str, ...] = attrs.field(default=(), converter=_sources)

@@ -39,10 +39,11 @@ def parse_channel_kind(value: str | ChannelKind) -> ChannelKind:
     """
     if isinstance(value, ChannelKind):
         return value
-    kind = _KINDS.get(str(value).strip().lower())
+    kind = _KINDS.get(value.strip().lower()) if isinstance(value, str) else None
     if kind is None:
         known = ", ".join(sorted(_KINDS))
-        raise UnknownChannelError(f"unknown channel kind {value!r}; expected one of: {known}")
+        shown = repr(value)[:60] if isinstance(value, str) else type(value).__name__
+        raise UnknownChannelError(f"unknown channel kind {shown}; expected one of: {known}")
     return kind
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import bisect
 import copy
 import functools
+import os
+import stat
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -32,8 +33,18 @@ from omnimsg.channels.capabilities import (
     QuietHours,
     TierPolicy,
 )
-from omnimsg.channels.kinds import ChannelKind, parse_channel_kind
-from omnimsg.channels.schema import ChannelSpec, DatedEntry, ProfileSpec, instant_of
+from omnimsg.channels.kinds import AfterWindow, ChannelKind, parse_channel_kind
+from omnimsg.channels.schema import (
+    ChannelSpec,
+    ContentSpec,
+    DatedEntry,
+    DoubleOptInSpec,
+    KeywordSetSpec,
+    ProfileSpec,
+    QuietHoursSpec,
+    TierSpec,
+    instant_of,
+)
 from omnimsg.errors import (
     ConfigurationError,
     InputError,
@@ -43,6 +54,8 @@ from omnimsg.errors import (
 )
 
 __all__ = [
+    "MAX_PROFILE_BYTES",
+    "MAX_PROFILE_DEPTH",
     "Profile",
     "builtin_profile_names",
     "load_profile",
@@ -89,31 +102,78 @@ def _validate(data: Mapping[str, Any], source: str) -> ProfileSpec:
         raise ProfileError(source, problems) from None
 
 
-def profile_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Profile:
+MAX_PROFILE_DEPTH = 16
+"""How deeply tables and arrays may nest in a profile; the format needs five."""
+MAX_PROFILE_BYTES = 1_048_576
+"""The largest profile file read (1 MiB); the built-in ones are a few KiB."""
+
+
+def _check_nesting(data: object, source: str) -> None:
+    """Refuse data nested deeper than :data:`MAX_PROFILE_DEPTH`, without recursing."""
+    stack: list[tuple[object, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping):
+            children: Iterable[object] = value.values()
+        elif isinstance(value, list | tuple):
+            children = value
+        else:
+            continue
+        if depth >= MAX_PROFILE_DEPTH:
+            raise ProfileError(
+                source, [("", f"tables and arrays nest deeper than {MAX_PROFILE_DEPTH} levels")]
+            )
+        stack.extend((child, depth + 1) for child in children)
+
+
+def profile_from_dict(
+    data: Mapping[str, Any], *, source: str = "<dict>", root: str | Path | None = None
+) -> Profile:
     """Build a profile from already-parsed data (the same shape as a profile file).
 
     With ``extends = "<built-in name or .toml path>"`` the data is merged over that
-    profile (tables merge key by key, other values replace). The data is copied: later
-    changes to ``data`` do not reach the profile. Raises
+    profile (tables merge key by key, other values replace). With ``root``, a file it
+    extends must lie inside that folder (see :func:`load_profile`). The data is
+    copied: later changes to ``data`` do not reach the profile. Raises
     :class:`~omnimsg.errors.ProfileError` naming ``source``, the key path and the problem.
     """
-    return _from_dict(data, source, base_dir=None, chain=())
+    if not isinstance(source, str):
+        raise InputError(f"source: expected text, got {type(source).__name__}")
+    confined = _root(root)
+    return _from_dict(data, source, base_dir=confined, chain=(), root=confined)
+
+
+def _root(root: object) -> Path | None:
+    if root is None:
+        return None
+    if not isinstance(root, str | Path):
+        raise ConfigurationError(f"root: expected a folder path, got {type(root).__name__}")
+    try:
+        return Path(root).resolve()
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"root: cannot use {str(root)[:200]!r}: {exc}") from None
 
 
 def _from_dict(
-    data: object, source: str, *, base_dir: Path | None, chain: tuple[str, ...]
+    data: object,
+    source: str,
+    *,
+    base_dir: Path | None,
+    chain: tuple[str, ...],
+    root: Path | None,
 ) -> Profile:
     if not isinstance(data, Mapping):
         raise ProfileError(
             source, [("", f"expected a table of settings, got {type(data).__name__}")]
         )
+    _check_nesting(data, source)
     raw = copy.deepcopy(dict(data))
     parent = raw.get("extends")
     if isinstance(parent, str):
         if parent in chain:
             cycle = " -> ".join((*chain, parent))
             raise ProfileError(source, [("extends", f"profiles extend each other: {cycle}")])
-        base = _load(parent, base_dir=base_dir, chain=(*chain, parent))
+        base = _load(parent, base_dir=base_dir, chain=(*chain, parent), root=root)
         raw = _merge(base.raw, {k: v for k, v in raw.items() if k != "extends"})
         raw["extends"] = parent
     return Profile(spec=_validate(raw, source), raw=raw, source=source)
@@ -124,6 +184,11 @@ def _read_toml(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(source, [("", f"not valid TOML: {exc}")]) from None
+    except RecursionError:
+        # tomllib recurses once per nested array or inline table.
+        raise ProfileError(
+            source, [("", f"tables and arrays nest deeper than {MAX_PROFILE_DEPTH} levels")]
+        ) from None
 
 
 @functools.cache
@@ -131,22 +196,69 @@ def _builtin(name: str) -> Profile:
     resource = resources.files(_PROFILE_PACKAGE).joinpath(f"{name}.toml")
     source = f"<built-in profile {name}>"
     data = _read_toml(resource.read_text(encoding="utf-8"), source)
-    return _from_dict(data, source, base_dir=None, chain=(name,))
+    return _from_dict(data, source, base_dir=None, chain=(name,), root=None)
 
 
-def load_profile(name_or_path: str | Path) -> Profile:
+def load_profile(name_or_path: str | Path, *, root: str | Path | None = None) -> Profile:
     """Load a built-in profile by name (``"respondio"``) or a profile file by path.
 
-    A built-in profile is loaded once and shared (profiles are immutable), so its
-    capabilities objects are the same on every call. Raises
-    :class:`~omnimsg.errors.UnknownProfileError` for an unknown name,
+    A string ending in ``.toml`` or a :class:`~pathlib.Path` is a file; anything else
+    names a built-in profile. A built-in profile is loaded once and shared (profiles
+    are immutable), so its capabilities objects are the same on every call.
+
+    ``root`` confines loading to one folder: the file and every file it ``extends``
+    (after following symbolic links) must lie inside it, so a profile supplied by one
+    tenant cannot read another's. Built-in profiles may always be extended. Only
+    regular files are read (a FIFO or a device is refused, never waited on), at most
+    :data:`MAX_PROFILE_BYTES`.
+
+    Raises :class:`~omnimsg.errors.UnknownProfileError` for an unknown name,
     :class:`~omnimsg.errors.ProfileError` for a malformed file and
-    :class:`~omnimsg.errors.ConfigurationError` for one that cannot be read.
+    :class:`~omnimsg.errors.ConfigurationError` for one that cannot be read or lies
+    outside ``root``.
     """
-    return _load(name_or_path, base_dir=None, chain=())
+    confined = _root(root)
+    return _load(name_or_path, base_dir=confined, chain=(), root=confined)
 
 
-def _load(name_or_path: str | Path, *, base_dir: Path | None, chain: tuple[str, ...]) -> Profile:
+def _read_file(path: Path, root: Path | None) -> str:
+    """The text of a profile file: regular, inside ``root``, UTF-8, not too large."""
+    shown = str(path)[:300]
+    try:
+        resolved = path.resolve()
+        if root is not None and not resolved.is_relative_to(root):
+            raise ConfigurationError(
+                f"profile file {shown} is outside the profile root {root}; "
+                "extends may only name files inside it or built-in profiles"
+            )
+        fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigurationError(f"cannot read profile file {shown}: {reason}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigurationError(f"profile file {shown} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_PROFILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read profile file {shown}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_PROFILE_BYTES:
+        raise ConfigurationError(f"profile file {shown} is larger than {MAX_PROFILE_BYTES:,} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProfileError(shown, [("", f"not UTF-8 text: {exc.reason}")]) from None
+
+
+def _load(
+    name_or_path: str | Path,
+    *,
+    base_dir: Path | None,
+    chain: tuple[str, ...],
+    root: Path | None,
+) -> Profile:
     if not isinstance(name_or_path, str | Path):
         raise ConfigurationError(
             f"a profile is named by a string or a path, got {type(name_or_path).__name__}"
@@ -155,18 +267,15 @@ def _load(name_or_path: str | Path, *, base_dir: Path | None, chain: tuple[str, 
         path = Path(name_or_path)
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read profile file {path}: {exc.strerror}") from None
-        except UnicodeDecodeError as exc:
-            raise ProfileError(str(path), [("", f"not UTF-8 text: {exc.reason}")]) from None
+        text = _read_file(path, root)
         data = _read_toml(text, str(path))
-        return _from_dict(data, str(path), base_dir=path.parent, chain=(*chain, str(path)))
+        return _from_dict(
+            data, str(path), base_dir=path.parent, chain=(*chain, str(path)), root=root
+        )
     name = str(name_or_path)
     if name not in builtin_profile_names():
         known = ", ".join(builtin_profile_names())
-        raise UnknownProfileError(f"no built-in profile {name!r}; built-in profiles: {known}")
+        raise UnknownProfileError(f"no built-in profile {name[:100]!r}; built-in profiles: {known}")
     return _builtin(name)
 
 
@@ -214,53 +323,44 @@ class _Resolver:
         raise ConfigurationError(f"{self.where}.{path}: no value in force on {self.at.isoformat()}")
 
     def fields(self, model: BaseModel, prefix: str) -> dict[str, Any]:
+        """Every field of ``model`` as in force, nested parts resolved to value classes."""
         return {
-            name: self.pick(getattr(model, name), f"{prefix}{name}")
+            name: _resolved(self.pick(getattr(model, name), f"{prefix}{name}"), self, prefix + name)
             for name in type(model).model_fields
         }
+
+
+_VALUE_OF: dict[type[BaseModel], type] = {
+    ContentSpec: ContentLimits,
+    TierSpec: TierPolicy,
+    DoubleOptInSpec: DoubleOptIn,
+    KeywordSetSpec: KeywordSet,
+    QuietHoursSpec: QuietHours,
+}
+"""The value class each nested part of a channel spec resolves to (a table of types:
+adding a setting never touches it)."""
+
+
+def _resolved(value: Any, r: _Resolver, path: str) -> Any:
+    if isinstance(value, BaseModel):
+        return _VALUE_OF[type(value)](**r.fields(value, f"{path}."))
+    if isinstance(value, dict):
+        return {key: _resolved(item, r, f"{path}.{key}") for key, item in value.items()}
+    return value
 
 
 def _capabilities(
     kind: ChannelKind, spec: ChannelSpec, at: datetime, where: str
 ) -> ChannelCapabilities:
+    """Every setting of ``spec`` in force at ``at``, copied by name onto the value class."""
     r = _Resolver(at, where)
-    top = r.fields(spec, "")
-    content = ContentLimits(**r.fields(spec.content, "content."))
-    tiers = None
-    if spec.tiers is not None:
-        t = r.fields(spec.tiers, "tiers.")
-        t["limits"] = tuple(t["limits"])
-        tiers = TierPolicy(**t)
-    opt_in = None
-    if spec.double_opt_in is not None:
-        opt_in = DoubleOptIn(**spec.double_opt_in.model_dump())
-    keywords = MappingProxyType(
-        {locale.lower(): KeywordSet(**ks.model_dump()) for locale, ks in spec.keywords.items()}
-    )
-    quiet = None
-    if spec.quiet_hours is not None:
-        quiet = QuietHours(start=spec.quiet_hours.start, end=spec.quiet_hours.end)
-    return ChannelCapabilities(
-        kind=kind,
-        window=top["window"],
-        requires_prior_inbound=top["requires_prior_inbound"],
-        extended_window=top["extended_window"],
-        extended_window_tag=top["extended_window_tag"],
-        after_window=top["after_window"],
-        message_tags=frozenset(top["message_tags"]),
-        window_outbound_cap=top["window_outbound_cap"],
-        chatbot_free_per_month=top["chatbot_free_per_month"],
-        broadcasts=top["broadcasts"],
-        content=content,
-        paid_modes=frozenset(top["paid_modes"]),
-        rate_per_second=top["rate_per_second"],
-        daily_recipient_cap=top["daily_recipient_cap"],
-        tiers=tiers,
-        double_opt_in=opt_in,
-        keywords=keywords,
-        quiet_hours=quiet,
-        sources=tuple(spec.sources) + tuple(s for s in r.sources if s not in spec.sources),
-    )
+    fields = r.fields(spec, "")
+    if fields["templates"] is None:
+        # Unless a profile says otherwise, a channel has templates where they are
+        # what may go after the window (W2).
+        fields["templates"] = fields["after_window"] is AfterWindow.TEMPLATE
+    fields["sources"] = tuple(spec.sources) + tuple(s for s in r.sources if s not in spec.sources)
+    return ChannelCapabilities(kind=kind, **fields)
 
 
 @attrs.frozen
@@ -328,11 +428,14 @@ class Profile:
 
         ``profile.derive("mine", {"channels": {"viber": {"chatbot_free_per_month": 0}}})``
         """
+        if not isinstance(name, str):
+            raise InputError(f"name: expected text, got {type(name).__name__}")
         if overrides is not None and not isinstance(overrides, Mapping):
             raise ProfileError(
                 f"{self.source} derived as {name}",
                 [("", f"overrides must be a table, got {type(overrides).__name__}")],
             )
+        _check_nesting(overrides, f"{self.source} derived as {name}")
         raw = _merge(copy.deepcopy(dict(self.raw)), copy.deepcopy(dict(overrides or {})))
         raw["name"] = name
         source = f"{self.source} derived as {name}"

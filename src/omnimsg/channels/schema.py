@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from omnimsg._time import parse_duration
+from omnimsg._time import MAX_DURATION, parse_duration
 from omnimsg.channels.kinds import AfterWindow, ChannelKind, MediaDelivery, Mode, TextUnit
 from omnimsg.errors import InputError
 
@@ -79,6 +79,8 @@ def _span(value: Any) -> timedelta:
         raise ValueError(f"duration {value!r} is out of range or not a number: {exc}") from None
     if span <= timedelta(0):
         raise ValueError(f"a duration must be positive, got {value!r}")
+    if span > MAX_DURATION:
+        raise ValueError(f"a duration may be at most {MAX_DURATION.days} days, got {value!r}")
     return span
 
 
@@ -195,6 +197,52 @@ else:
             return _dated(inner)
 
 
+def _periods(value: Any) -> list[tuple[datetime | None, datetime | None, Any]]:
+    """``(start, end, value)`` of a setting given plainly or as dated entries."""
+    if isinstance(value, list) and value and isinstance(value[0], DatedEntry):
+        return [
+            (
+                None if e.effective_from is None else instant_of(e.effective_from),
+                None if e.effective_to is None else instant_of(e.effective_to),
+                e.value,
+            )
+            for e in value
+        ]
+    return [(None, None, value)]
+
+
+def _together(first: Any, second: Any) -> list[tuple[datetime | None, Any, Any]]:
+    """The values of two settings at every instant one of them changes.
+
+    Each item is ``(start, first's value, second's value)``; ``start`` is ``None`` for
+    the beginning of time. An instant where a dated setting has no value is skipped
+    (resolving there is refused anyway).
+    """
+    a, b = _periods(first), _periods(second)
+    starts = sorted(
+        {s for s, _, _ in a + b if s is not None} | {e for _, e, _ in a + b if e is not None}
+    )
+    out: list[tuple[datetime | None, Any, Any]] = []
+    for start in [None, *starts]:
+        x = _value_at(a, start)
+        y = _value_at(b, start)
+        if x is not _MISSING and y is not _MISSING:
+            out.append((start, x, y))
+    return out
+
+
+_MISSING = object()
+
+
+def _value_at(periods: list[tuple[datetime | None, datetime | None, Any]], at: Any) -> Any:
+    for start, end, value in periods:
+        after_start = start is None or (at is not None and start <= at)
+        before_end = end is None or at is None or at < end
+        if after_start and before_end:
+            return value
+    return _MISSING
+
+
 class ContentSpec(_Model):
     """Content limits of a channel (C1–C4, C6, X3)."""
 
@@ -256,6 +304,7 @@ class ChannelSpec(_Model):
     message_tags: Dated[list[str]] = Field(default_factory=list)
     window_outbound_cap: Dated[Limit | None] = None
     chatbot_free_per_month: Dated[Count | None] = None
+    templates: Dated[Flag | None] = None
     broadcasts: Dated[Flag] = True
     paid_modes: Dated[list[Mode]] = Field(default_factory=list)
     rate_per_second: Dated[Rate | None] = None
@@ -269,8 +318,12 @@ class ChannelSpec(_Model):
 
     @model_validator(mode="after")
     def _extended_window_needs_tag(self) -> ChannelSpec:
-        if self.extended_window is not None and self.extended_window_tag is None:
-            raise ValueError("extended_window needs extended_window_tag (the tag that grants it)")
+        for start, window, tag in _together(self.extended_window, self.extended_window_tag):
+            if window is not None and tag is None:
+                when = "" if start is None else f" from {start.isoformat()}"
+                raise ValueError(
+                    f"extended_window needs extended_window_tag (the tag that grants it){when}"
+                )
         return self
 
 

@@ -1,8 +1,9 @@
-"""The pure decision core: windows, modes, reasons, content, snippets, opt-in state.
+"""The pure decision core: windows, modes, reasons, consent, content, snippets, opt-in.
 
 Nothing in this package does I/O or reads the clock.
 """
 
+from omnimsg.policy.consent import consent_refusal
 from omnimsg.policy.content import (
     Media,
     MediaKind,
@@ -16,7 +17,7 @@ from omnimsg.policy.content import (
     split_graphemes,
     split_sms,
 )
-from omnimsg.policy.decision import AccountState, ConversationState, Decision, Message, decide
+from omnimsg.policy.decision import Decision, Message, decide
 from omnimsg.policy.optin import (
     DeliverBroadcast,
     DropBroadcast,
@@ -25,13 +26,11 @@ from omnimsg.policy.optin import (
     OpenTicket,
     OptInEvent,
     OptInRules,
-    OptInState,
     RefuseBroadcast,
     ReleaseBroadcast,
     SendHelp,
     SendOptOutConfirmation,
     SendPrompt,
-    SubscriptionStatus,
     Transition,
     classify_reply,
     next_prompt_at,
@@ -39,13 +38,12 @@ from omnimsg.policy.optin import (
     request_broadcast,
     tick,
 )
-from omnimsg.policy.reasons import RULE_OF, Reason
+from omnimsg.policy.reasons import REASONS, RULE_OF, Reason, ReasonInfo
 from omnimsg.policy.snippets import Placeholder, Snippet, contact_variables, parse_snippet
 
 __all__ = [
+    "REASONS",
     "RULE_OF",
-    "AccountState",
-    "ConversationState",
     "Decision",
     "DeliverBroadcast",
     "DropBroadcast",
@@ -57,10 +55,10 @@ __all__ = [
     "OpenTicket",
     "OptInEvent",
     "OptInRules",
-    "OptInState",
     "OutboundContent",
     "Placeholder",
     "Reason",
+    "ReasonInfo",
     "RefuseBroadcast",
     "ReleaseBroadcast",
     "SendHelp",
@@ -69,9 +67,9 @@ __all__ = [
     "SmsEncoding",
     "SmsSegments",
     "Snippet",
-    "SubscriptionStatus",
     "Transition",
     "classify_reply",
+    "consent_refusal",
     "contact_variables",
     "count_characters",
     "decide",

@@ -110,7 +110,9 @@ class OutboundContent:
     ``text`` includes media links where the channel sends media as links (C2).
     ``attachments`` go natively; ``voice_note`` goes as a voice note (C4).
     ``length`` is measured in ``unit``; ``problem`` is ``None`` when the content fits,
-    else the reason (CONTENT_TOO_LONG or VOICE_NOTE_TOO_LONG) and ``detail`` says why.
+    else the reason (CONTENT_TOO_LONG or VOICE_NOTE_TOO_LONG), ``detail`` says why and
+    ``rule`` is the SPEC id of the limit broken (X3 for SMS segments, C1 where media
+    go as links, C4 for a voice note, else C3: the channel's own limit).
     ``links`` counts the media URLs appended to ``text``.
     """
 
@@ -124,6 +126,7 @@ class OutboundContent:
     problem: Reason | None = None
     detail: str = ""
     links: int = 0
+    rule: str | None = None
 
     @property
     def fits(self) -> bool:
@@ -448,8 +451,15 @@ def split_sms(text: str) -> tuple[str, ...]:
 # --- measuring ---------------------------------------------------------------------
 
 
-def measure(text: str, unit: TextUnit) -> int:
-    """Length of ``text`` in ``unit`` (segments for SMS_SEGMENTS)."""
+def measure(text: str, unit: TextUnit | str) -> int:
+    """Length of ``text`` in ``unit`` (segments for SMS_SEGMENTS); ``unit`` may be its name.
+
+    Raises :class:`~omnimsg.errors.InputError` for text that is not a str or an
+    unknown unit.
+    """
+    if not isinstance(text, str):
+        raise InputError(f"text: expected a str, got {type(text).__name__}")
+    unit = to_enum(TextUnit, unit, "unit")
     if unit is TextUnit.CHARACTERS:
         return count_characters(text)
     if unit is TextUnit.UTF8_BYTES:
@@ -486,19 +496,21 @@ def _length_detail(
     links: int,
     limits: ContentLimits,
     where: str,
-) -> str:
+) -> tuple[str, str]:
+    """The words and the SPEC id of a length refusal: the one place both are chosen."""
     words = _UNIT_WORDS[unit]
     if sms is not None:
         inner = "septets" if sms.encoding is SmsEncoding.GSM7 else "UTF-16 units"
         encoding = "GSM-7" if sms.encoding is SmsEncoding.GSM7 else "UCS-2"
-        return f"{length} {words} ({encoding}, {sms.units} {inner}), limit {limit} (X3)"
+        return f"{length} {words} ({encoding}, {sms.units} {inner}), limit {limit} (X3)", "X3"
     if where:
-        return f"{length} {words} {where}, limit {limit} (C3)"
+        return f"{length} {words} {where}, limit {limit} (C3)", "C3"
     if links:
         plural = "link" if links == 1 else "links"
-        return f"{length} {words} including {links} media {plural}, limit {limit} (C1, C2)"
+        detail = f"{length} {words} including {links} media {plural}, limit {limit} (C1, C2)"
+        return detail, "C1"
     rule = "C1" if limits.media is MediaDelivery.LINK else "C3"
-    return f"{length} {words}, limit {limit} ({rule})"
+    return f"{length} {words}, limit {limit} ({rule})", rule
 
 
 def _voice_problem(media: tuple[Media, ...], voice_max: timedelta) -> str:
@@ -574,17 +586,18 @@ def _render(
     else:
         length = measure(text, unit)
 
-    text_detail = ""
+    text_detail = text_rule = ""
     if limit is not None and length > limit:
-        text_detail = _length_detail(length, limit, unit, sms, links, limits, where)
+        text_detail, text_rule = _length_detail(length, limit, unit, sms, links, limits, where)
 
     problem: Reason | None = None
     detail = ""
+    rule: str | None = None
     if voice_detail:
-        problem = Reason.VOICE_NOTE_TOO_LONG
+        problem, rule = Reason.VOICE_NOTE_TOO_LONG, "C4"
         detail = f"{voice_detail}; {text_detail}" if text_detail else voice_detail
     elif text_detail:
-        problem, detail = Reason.CONTENT_TOO_LONG, text_detail
+        problem, detail, rule = Reason.CONTENT_TOO_LONG, text_detail, text_rule
     return OutboundContent(
         text=text,
         attachments=attachments,
@@ -596,6 +609,7 @@ def _render(
         problem=problem,
         detail=detail,
         links=links,
+        rule=rule,
     )
 
 

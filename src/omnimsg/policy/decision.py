@@ -4,9 +4,11 @@ Everything here is pure: capabilities, conversation state, account state, the
 message and ``now`` come in; a :class:`Decision` comes out. A refused send is a
 decision with a reason code, never an exception; only bad input raises.
 
-All window, mode and quota logic lives in :func:`decide`; content rules are in
-:mod:`omnimsg.policy.content`. The order of checks is: consent (X1, B12), broadcast
-support (B4), window and mode (W1–W8), content (C1–C6, X3).
+All window, mode and quota logic lives in :func:`decide`; the consent rule is in
+:mod:`omnimsg.policy.consent`, content rules in :mod:`omnimsg.policy.content`, and the
+state it reads in :mod:`omnimsg.state`. The order of checks is: consent (X1, B12),
+broadcast support (B4), templates (C3), window and mode (W1–W8), content (C1–C6, X3).
+``decide`` is the one consent gate: the opt-in machine asks the same rule.
 
 ``decide`` is the hot path: it builds nothing it can reuse. Decisions that do not
 depend on the instant are built once at import; rendered content is cached on the
@@ -16,28 +18,22 @@ depend on the instant are built once at import; rendered content is cached on th
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
 from typing import NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from omnimsg._convert import (
-    to_count,
-    to_enum,
-    to_flag,
-    to_optional_text,
-    to_text,
-    to_utc,
-)
+from omnimsg._convert import to_flag, to_optional_text, to_text
+from omnimsg._time import require_aware
 from omnimsg.channels.capabilities import ChannelCapabilities, ContentLimits
-from omnimsg.channels.kinds import AfterWindow, Mode, TextUnit
-from omnimsg.contacts import SubscriptionStatus
+from omnimsg.channels.kinds import AfterWindow, Mode
 from omnimsg.errors import InputError, NaiveDatetimeError
+from omnimsg.policy.consent import consent_refusal
 from omnimsg.policy.content import Media, OutboundContent, render_content
 from omnimsg.policy.reasons import RULE_OF, Reason
+from omnimsg.state import AccountState, ConversationState
 
-__all__ = ["AccountState", "ConversationState", "Decision", "Message", "decide"]
+__all__ = ["Decision", "Message", "decide"]
 
 
 def _media(value: Media | Iterable[Media]) -> tuple[Media, ...]:
@@ -70,50 +66,6 @@ def _marketing(value: object) -> bool:
 
 def _broadcast(value: object) -> bool:
     return to_flag(value, "broadcast")
-
-
-def _last_inbound(value: object) -> datetime | None:
-    return to_utc(value, "last_inbound_at")
-
-
-def _outbound_count(value: object) -> int:
-    return to_count(value, "outbound_since_inbound")
-
-
-def _subscription(value: object) -> SubscriptionStatus:
-    return to_enum(SubscriptionStatus, value, "subscription")
-
-
-def _chatbot_count(value: object) -> int:
-    return to_count(value, "chatbot_initiated_count")
-
-
-def _paid_terms(value: object) -> bool:
-    return to_flag(value, "paid_chatbot_terms")
-
-
-def _timezone(value: object) -> tzinfo:
-    if isinstance(value, tzinfo):
-        return value
-    if isinstance(value, str):
-        try:
-            return ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InputError(f"timezone: unknown time zone {value!r}") from None
-    raise InputError(f"timezone: expected a tzinfo or an IANA name, got {value!r}")
-
-
-def _year_month(value: object) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    if (
-        isinstance(value, tuple | list)
-        and len(value) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        and 1 <= value[1] <= 12
-    ):
-        return (value[0], value[1])
-    raise InputError(f"chatbot_month: expected (year, month) with month 1-12, got {value!r}")
 
 
 _RENDERINGS_KEPT = 64  # content-limits objects one message keeps renderings for
@@ -168,69 +120,6 @@ class Message:
         return content
 
 
-@attrs.frozen
-class ConversationState:
-    """A contact's state on one channel account.
-
-    ``last_inbound_at``: the contact's last message (``None``: never wrote).
-    ``outbound_since_inbound``: messages sent since then (W5).
-    ``subscription``: opt-in status with this sender (B12, X1).
-
-    Values may come back from storage as plain strings; they are converted here, and
-    ``last_inbound_at`` is kept in UTC so window arithmetic is in real hours.
-    """
-
-    last_inbound_at: datetime | None = attrs.field(default=None, converter=_last_inbound)
-    outbound_since_inbound: int = attrs.field(default=0, converter=_outbound_count)
-    subscription: SubscriptionStatus = attrs.field(
-        default=SubscriptionStatus.NOT_ASKED, converter=_subscription
-    )
-
-    def after_inbound(self, at: datetime) -> ConversationState:
-        """The state after the contact writes at ``at``: window and counter reset (W5)."""
-        return attrs.evolve(self, last_inbound_at=at, outbound_since_inbound=0)
-
-    def after_outbound(self) -> ConversationState:
-        """The state after one more outbound message."""
-        return attrs.evolve(self, outbound_since_inbound=self.outbound_since_inbound + 1)
-
-
-def _month(instant: datetime, zone: tzinfo) -> tuple[int, int]:
-    local = instant.astimezone(zone)
-    return (local.year, local.month)
-
-
-@attrs.frozen
-class AccountState:
-    """A channel account's (sender's) own state.
-
-    ``chatbot_initiated_count`` counts chatbot-initiated messages sent in the calendar
-    month ``chatbot_month`` (year, month) of ``timezone`` (W6); a count for another
-    month is a count of zero. ``timezone`` may be given as an IANA name.
-    ``paid_chatbot_terms``: the account agreed to paid
-    commercial terms, so sends beyond the free quota go, paid.
-    """
-
-    timezone: tzinfo = attrs.field(default=UTC, converter=_timezone)
-    chatbot_month: tuple[int, int] | None = attrs.field(default=None, converter=_year_month)
-    chatbot_initiated_count: int = attrs.field(default=0, converter=_chatbot_count)
-    paid_chatbot_terms: bool = attrs.field(default=False, converter=_paid_terms)
-
-    def chatbot_count_at(self, now: datetime) -> int:
-        """Chatbot-initiated messages already sent in ``now``'s month (W6)."""
-        if self.chatbot_month != _month(now, self.timezone):
-            return 0
-        return self.chatbot_initiated_count
-
-    def after_chatbot_initiated(self, now: datetime) -> AccountState:
-        """The state after one more chatbot-initiated message at ``now``."""
-        return attrs.evolve(
-            self,
-            chatbot_month=_month(now, self.timezone),
-            chatbot_initiated_count=self.chatbot_count_at(now) + 1,
-        )
-
-
 _DEFAULT_ACCOUNT = AccountState()
 
 
@@ -265,14 +154,13 @@ class Decision(NamedTuple):
     def rule(self) -> str:
         """The SPEC rule id behind :attr:`reason`.
 
-        A length refusal names the rule that set the limit: X3 for SMS segments, C1
-        where media links count toward the text, else C3 (the channel's own limit).
+        A content refusal names the rule that set the limit, as its content says
+        (:attr:`~omnimsg.policy.content.OutboundContent.rule`: X3 for SMS segments,
+        C1 where media go as links, C4 for voice notes, else C3).
         """
         content = self.content
-        if self.reason is Reason.CONTENT_TOO_LONG and content is not None:
-            if content.unit is TextUnit.SMS_SEGMENTS:
-                return "X3"
-            return "C1" if content.links else "C3"
+        if content is not None and content.problem is self.reason and content.rule:
+            return content.rule
         return RULE_OF[self.reason]
 
     def explain(self) -> str:
@@ -289,22 +177,10 @@ def _blocked(reason: Reason) -> Decision:
     return Decision(False, Mode.BLOCKED, reason)
 
 
-_OPTED_OUT = _blocked(Reason.OPTED_OUT)
-_OPT_IN_REQUIRED = _blocked(Reason.OPT_IN_REQUIRED)
-_OPT_IN_PENDING = _blocked(Reason.OPT_IN_PENDING)
-_OPT_IN_DECLINED = _blocked(Reason.OPT_IN_DECLINED)
-_NO_BROADCASTS = _blocked(Reason.BROADCASTS_NOT_SUPPORTED)
-_NO_PRIOR_INBOUND = _blocked(Reason.NO_PRIOR_INBOUND)
-_WINDOW_CLOSED = _blocked(Reason.WINDOW_CLOSED)
-_CAP_REACHED = _blocked(Reason.WINDOW_CAP_REACHED)
-_CONSENT = {
-    SubscriptionStatus.NOT_ASKED: _OPT_IN_REQUIRED,
-    SubscriptionStatus.PROMPTED: _OPT_IN_PENDING,
-    SubscriptionStatus.DECLINED: _OPT_IN_DECLINED,
-    SubscriptionStatus.UNSUBSCRIBED: _OPTED_OUT,
-}
-_UNSUBSCRIBED = SubscriptionStatus.UNSUBSCRIBED
-_SUBSCRIBED = SubscriptionStatus.SUBSCRIBED
+_REFUSED = {reason: _blocked(reason) for reason in Reason}
+_NO_PRIOR_INBOUND = _REFUSED[Reason.NO_PRIOR_INBOUND]
+_WINDOW_CLOSED = _REFUSED[Reason.WINDOW_CLOSED]
+_CAP_REACHED = _REFUSED[Reason.WINDOW_CAP_REACHED]
 # Enum member lookups cost more than a global read; the hot path uses these names.
 _FREE_FORM = Mode.FREE_FORM
 _TEMPLATE = Mode.TEMPLATE
@@ -351,27 +227,68 @@ def decide(
 
     Raises:
         NaiveDatetimeError: ``now`` has no time zone.
-        InputError: ``now`` is not a datetime.
+        InputError: ``now`` is not a datetime or lies outside the supported range, or
+            an argument is not of its type.
     """
+    # try costs nothing until it catches: the checks a wrong argument would fail
+    # are done only once something went wrong.
     try:
-        naive = now.tzinfo is None
-    except AttributeError:
-        raise InputError(f"now: expected an aware datetime, got {type(now).__name__}") from None
-    if naive:
+        return _decide(caps, conversation, message, now, account)
+    except (AttributeError, TypeError, OverflowError) as exc:
+        raise _bad_arguments(caps, conversation, message, now, account, exc) from None
+
+
+def _bad_arguments(
+    caps: object,
+    conversation: object,
+    message: object,
+    now: object,
+    account: object,
+    exc: Exception,
+) -> InputError:
+    """The documented error for the arguments that made :func:`decide` fail."""
+    for name, value, cls in (
+        ("caps", caps, ChannelCapabilities),
+        ("conversation", conversation, ConversationState),
+        ("message", message, Message),
+    ):
+        if not isinstance(value, cls):
+            return InputError(f"{name}: expected {cls.__name__}, got {type(value).__name__}")
+    if account is not None and not isinstance(account, AccountState):
+        return InputError(f"account: expected AccountState, got {type(account).__name__}")
+    if not isinstance(now, datetime):
+        return InputError(f"now: expected an aware datetime, got {type(now).__name__}")
+    try:
+        require_aware(now, "now")
+    except NaiveDatetimeError as naive:
+        return naive
+    if isinstance(exc, OverflowError):
+        return InputError(f"now: {now.isoformat()} is too close to the ends of the date range")
+    return InputError(f"decide: unusable arguments ({type(exc).__name__}: {exc})")
+
+
+def _decide(
+    caps: ChannelCapabilities,
+    conversation: ConversationState,
+    message: Message,
+    now: datetime,
+    account: AccountState | None,
+) -> Decision:
+    if now.tzinfo is None:
         raise NaiveDatetimeError(
             f"now must be timezone-aware, got naive datetime {now.isoformat()!r}"
         )
 
-    # Consent first (X1, B12): an opted-out contact gets no marketing whatever the window.
+    # Consent first (X1, B12): the one consent rule, for every marketing send.
     if message.marketing or message.broadcast:
-        status = conversation.subscription
-        if status is _UNSUBSCRIBED:
-            return _OPTED_OUT
-        if message.broadcast:
-            if not caps.broadcasts:
-                return _NO_BROADCASTS
-            if caps.double_opt_in is not None and status is not _SUBSCRIBED:
-                return _CONSENT[status]
+        refusal = consent_refusal(
+            conversation.consent.status,
+            broadcast=message.broadcast,
+            double_opt_in=caps.double_opt_in is not None,
+            broadcasts=caps.broadcasts,
+        )
+        if refusal is not None:
+            return _REFUSED[refusal]
 
     window = caps.window
     last = conversation.last_inbound_at
@@ -415,6 +332,12 @@ def decide(
         if isinstance(granted, Decision):
             return granted
         mode, reason, closes, remaining, paid = granted
+
+    # A template where the channel has none (C3): say what may go instead.
+    if message.template is not None and not caps.templates:
+        return _refuse(
+            _FREE_FORM if mode is _TEMPLATE else mode, Reason.TEMPLATES_NOT_SUPPORTED, closes
+        )
 
     # Content last (C1-C6, X3): rendered once per message and content limits.
     limits = caps.content

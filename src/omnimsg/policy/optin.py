@@ -2,10 +2,13 @@
 
 This module owns the consent state machine of one contact with one sender: the
 double opt-in before the first broadcast (B12) and the opt-out, re-subscribe and help
-keywords (X1). All of its logic lives here, as pure functions from a state and an
-input (a broadcast to send, a reply, the passing of time) to a new state and the
-events a backend must act on. Nothing here sends, stores or reads the clock: time
-comes in as ``now=`` and every event is a value for the caller to carry out.
+keywords (X1). All of its transitions live here, as pure functions from a state (the
+consent record, :class:`~omnimsg.state.OptInState`) and an input (a broadcast to
+send, a reply, the passing of time) to a new state and the events a backend must act
+on. Whether a broadcast may go is the consent rule of
+:mod:`omnimsg.policy.consent`, the same one :func:`omnimsg.decide` applies. Nothing
+here sends, stores or reads the clock: time comes in as ``now=`` and every event is a
+value for the caller to carry out.
 
 The state diagram, the events and the choices made are in docs/optin.md.
 """
@@ -20,12 +23,12 @@ from typing import TypeAlias
 
 import attrs
 
-from omnimsg._convert import to_count, to_enum, to_utc
-from omnimsg._time import require_aware
+from omnimsg._convert import out_of_range, to_instant
 from omnimsg.channels.capabilities import ChannelCapabilities, DoubleOptIn, KeywordSet
-from omnimsg.contacts import SubscriptionStatus
 from omnimsg.errors import ConfigurationError, InputError
+from omnimsg.policy.consent import consent_refusal
 from omnimsg.policy.reasons import Reason
+from omnimsg.state import OptInState, SubscriptionStatus
 
 __all__ = [
     "DeliverBroadcast",
@@ -35,13 +38,11 @@ __all__ = [
     "OpenTicket",
     "OptInEvent",
     "OptInRules",
-    "OptInState",
     "RefuseBroadcast",
     "ReleaseBroadcast",
     "SendHelp",
     "SendOptOutConfirmation",
     "SendPrompt",
-    "SubscriptionStatus",
     "Transition",
     "classify_reply",
     "next_prompt_at",
@@ -119,6 +120,14 @@ def classify_reply(
     its own, or no locale, matches across all sets. When a word is in several lists,
     opting out wins over opting in, and opting in over help.
     """
+    if not isinstance(text, str):
+        raise InputError(f"text: expected the reply as text, got {type(text).__name__}")
+    if not isinstance(keywords, Mapping) or not all(
+        isinstance(words, KeywordSet) for words in keywords.values()
+    ):
+        raise InputError("keywords: expected a mapping of locale to KeywordSet")
+    if locale is not None and not isinstance(locale, str):
+        raise InputError(f"locale: expected text or None, got {type(locale).__name__}")
     found = _match(text, keywords, locale)
     return None if found is None else found[0]
 
@@ -129,7 +138,19 @@ _NO_KEYWORDS: Mapping[str, KeywordSet] = MappingProxyType({})
 
 
 def _frozen_keywords(value: Mapping[str, KeywordSet]) -> Mapping[str, KeywordSet]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(locale, str) and isinstance(words, KeywordSet) for locale, words in value.items()
+    ):
+        raise InputError("OptInRules.keywords: expected a mapping of locale to KeywordSet")
     return MappingProxyType(dict(value))
+
+
+def _double_opt_in(value: object) -> DoubleOptIn | None:
+    if value is not None and not isinstance(value, DoubleOptIn):
+        raise InputError(
+            f"OptInRules.double_opt_in: expected DoubleOptIn or None, got {type(value).__name__}"
+        )
+    return value
 
 
 @attrs.frozen
@@ -144,7 +165,7 @@ class OptInRules:
     that is both yes and no.
     """
 
-    double_opt_in: DoubleOptIn | None = None
+    double_opt_in: DoubleOptIn | None = attrs.field(default=None, converter=_double_opt_in)
     keywords: Mapping[str, KeywordSet] = attrs.field(
         default=_NO_KEYWORDS, converter=_frozen_keywords
     )
@@ -173,10 +194,16 @@ class OptInRules:
     @classmethod
     def from_capabilities(cls, capabilities: ChannelCapabilities) -> OptInRules:
         """The rules a channel's capabilities give (its ``double_opt_in`` and ``keywords``)."""
+        if not isinstance(capabilities, ChannelCapabilities):
+            raise InputError(
+                f"capabilities: expected ChannelCapabilities, got {type(capabilities).__name__}"
+            )
         return cls(double_opt_in=capabilities.double_opt_in, keywords=capabilities.keywords)
 
     def answer(self, text: str) -> bool | None:
         """``True`` for a yes reply, ``False`` for a no reply, ``None`` for anything else."""
+        if not isinstance(text, str):
+            raise InputError(f"text: expected the reply as text, got {type(text).__name__}")
         reply = _normal(text)
         if reply in self._yes:
             return True
@@ -186,71 +213,6 @@ class OptInRules:
 
 
 _DEFAULT_DOUBLE_OPT_IN = DoubleOptIn()
-
-
-def _status(value: object) -> SubscriptionStatus:
-    return to_enum(SubscriptionStatus, value, "OptInState.status")
-
-
-def _prompts_sent(value: object) -> int:
-    return to_count(value, "OptInState.prompts_sent")
-
-
-def _first_prompt_at(value: object) -> datetime | None:
-    return to_utc(value, "OptInState.first_prompt_at")
-
-
-def _last_prompt_at(value: object) -> datetime | None:
-    return to_utc(value, "OptInState.last_prompt_at")
-
-
-def _changed_at(value: object) -> datetime | None:
-    return to_utc(value, "OptInState.changed_at")
-
-
-def _held(value: object) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, tuple | list):
-        raise InputError(f"OptInState.held: expected a sequence of broadcast ids, got {value!r}")
-    if not all(isinstance(item, str) for item in value):
-        raise InputError(f"OptInState.held: broadcast ids must be text, got {value!r}")
-    return tuple(value)
-
-
-@attrs.frozen
-class OptInState:
-    """Consent of one contact with one sender, as the backend stores it.
-
-    ``prompts_sent`` counts the subscription prompts of the current asking, the last
-    at ``last_prompt_at``. ``held`` lists the broadcasts waiting for the answer, in
-    the order they came. ``changed_at`` is when ``status`` last changed.
-
-    Raises :class:`~omnimsg.errors.InputError` for a state no transition can reach:
-    broadcasts held outside PROMPTED, or PROMPTED without a prompt sent.
-    """
-
-    status: SubscriptionStatus = attrs.field(
-        default=SubscriptionStatus.NOT_ASKED, converter=_status
-    )
-    prompts_sent: int = attrs.field(default=0, converter=_prompts_sent)
-    first_prompt_at: datetime | None = attrs.field(default=None, converter=_first_prompt_at)
-    last_prompt_at: datetime | None = attrs.field(default=None, converter=_last_prompt_at)
-    held: tuple[str, ...] = attrs.field(default=(), converter=_held)
-    changed_at: datetime | None = attrs.field(default=None, converter=_changed_at)
-
-    def __attrs_post_init__(self) -> None:
-        if self.held and self.status is not SubscriptionStatus.PROMPTED:
-            raise InputError(
-                f"OptInState.held: broadcasts can only be held while prompted, "
-                f"status is {self.status.value}"
-            )
-        if self.status is SubscriptionStatus.PROMPTED and (
-            self.prompts_sent < 1 or self.last_prompt_at is None
-        ):
-            raise InputError(
-                "OptInState: a prompted state needs prompts_sent >= 1 and last_prompt_at"
-            )
-        if self.prompts_sent < 0:
-            raise InputError(f"OptInState.prompts_sent: must be >= 0, got {self.prompts_sent}")
 
 
 @attrs.frozen
@@ -345,48 +307,62 @@ Transition: TypeAlias = tuple[OptInState, tuple[OptInEvent, ...]]
 # --- transitions -------------------------------------------------------------------
 
 
+def _checked(state: object, rules: object, now: object) -> datetime:
+    """Refuse arguments of the wrong kind with :class:`InputError`; ``now`` in UTC."""
+    if not isinstance(state, OptInState):
+        raise InputError(f"state: expected an OptInState, got {type(state).__name__}")
+    if not isinstance(rules, OptInRules):
+        raise InputError(f"rules: expected OptInRules, got {type(rules).__name__}")
+    return to_instant(now, "now")
+
+
 def request_broadcast(
     state: OptInState, broadcast_id: str, rules: OptInRules, *, now: datetime
 ) -> Transition:
     """A broadcast would go to the contact now: deliver, hold, or refuse it (B12, X1).
 
-    SUBSCRIBED delivers. NOT_ASKED delivers where ``rules`` have no double opt-in;
-    with one, the first prompt is sent, the broadcast is held (OPT_IN_REQUIRED) and
-    the contact becomes PROMPTED. While PROMPTED further broadcasts are held too
-    (OPT_IN_PENDING; asking again for one already held changes nothing). DECLINED
-    refuses with OPT_IN_DECLINED, UNSUBSCRIBED with OPTED_OUT.
+    The consent rule (:func:`~omnimsg.policy.consent.consent_refusal`) decides; this
+    machine acts on its answer. No refusal delivers. OPT_IN_REQUIRED sends the first
+    prompt, holds the broadcast and makes the contact PROMPTED. OPT_IN_PENDING holds
+    it too (asking again for one already held changes nothing). OPT_IN_DECLINED and
+    OPTED_OUT refuse it.
     """
-    require_aware(now, "now")
-    status = state.status
-    if status is SubscriptionStatus.SUBSCRIBED:
+    at = _checked(state, rules, now)
+    if not isinstance(broadcast_id, str):
+        raise InputError(f"broadcast_id: expected text, got {type(broadcast_id).__name__}")
+    refusal = consent_refusal(
+        state.status, broadcast=True, double_opt_in=rules.double_opt_in is not None
+    )
+    if refusal is None:
         return state, (DeliverBroadcast(broadcast_id),)
-    if status is SubscriptionStatus.NOT_ASKED:
-        if rules.double_opt_in is None:
-            return state, (DeliverBroadcast(broadcast_id),)
+    if refusal is Reason.OPT_IN_REQUIRED and rules.double_opt_in is not None:
         prompted = OptInState(
             status=SubscriptionStatus.PROMPTED,
             prompts_sent=1,
-            first_prompt_at=now,
-            last_prompt_at=now,
+            first_prompt_at=at,
+            last_prompt_at=at,
             held=(broadcast_id,),
-            changed_at=now,
+            changed_at=at,
         )
         return prompted, (
             SendPrompt(rules.double_opt_in.prompt, 1),
-            HoldBroadcast(broadcast_id, Reason.OPT_IN_REQUIRED),
+            HoldBroadcast(broadcast_id, refusal),
         )
-    if status is SubscriptionStatus.PROMPTED:
-        event = HoldBroadcast(broadcast_id, Reason.OPT_IN_PENDING)
+    if refusal is Reason.OPT_IN_PENDING:
+        event = HoldBroadcast(broadcast_id, refusal)
         if broadcast_id in state.held:
             return state, (event,)
         return attrs.evolve(state, held=(*state.held, broadcast_id)), (event,)
-    if status is SubscriptionStatus.DECLINED:
-        return state, (RefuseBroadcast(broadcast_id, Reason.OPT_IN_DECLINED),)
-    return state, (RefuseBroadcast(broadcast_id, Reason.OPTED_OUT),)
+    return state, (RefuseBroadcast(broadcast_id, refusal),)
 
 
 def next_prompt_at(state: OptInState, rules: OptInRules) -> datetime | None:
-    """When :func:`tick` will next send a reminder prompt, or ``None`` if never."""
+    """When :func:`tick` will next send a reminder prompt, or ``None`` if never.
+
+    ``None`` too for a PROMPTED status imported without the time of its prompt.
+    """
+    if not isinstance(state, OptInState) or not isinstance(rules, OptInRules):
+        raise InputError("next_prompt_at: expected an OptInState and OptInRules")
     opt_in = rules.double_opt_in
     if (
         opt_in is None
@@ -395,7 +371,10 @@ def next_prompt_at(state: OptInState, rules: OptInRules) -> datetime | None:
         or state.last_prompt_at is None
     ):
         return None
-    return state.last_prompt_at + opt_in.reminder_after
+    try:
+        return state.last_prompt_at + opt_in.reminder_after
+    except OverflowError:
+        raise out_of_range("last_prompt_at", state.last_prompt_at) from None
 
 
 def tick(state: OptInState, rules: OptInRules, *, now: datetime) -> Transition:
@@ -405,12 +384,12 @@ def tick(state: OptInState, rules: OptInRules, *, now: datetime) -> Transition:
     one, until ``max_prompts`` were sent (by default the second and last prompt,
     24 h after the first). A late tick sends one prompt, not the ones it missed.
     """
-    require_aware(now, "now")
+    at = _checked(state, rules, now)
     due = next_prompt_at(state, rules)
-    if due is None or now < due or rules.double_opt_in is None:
+    if due is None or at < due or rules.double_opt_in is None:
         return state, ()
     number = state.prompts_sent + 1
-    new = attrs.evolve(state, prompts_sent=number, last_prompt_at=now)
+    new = attrs.evolve(state, prompts_sent=number, last_prompt_at=at)
     return new, (SendPrompt(rules.double_opt_in.prompt, number),)
 
 
@@ -452,25 +431,29 @@ def receive_reply(
        nothing. Outside PROMPTED, any other reply (``S`` and ``N`` included) is an
        ordinary message: no event, no change.
     """
-    require_aware(now, "now")
+    at = _checked(state, rules, now)
+    if not isinstance(text, str):
+        raise InputError(f"text: expected the reply as text, got {type(text).__name__}")
+    if locale is not None and not isinstance(locale, str):
+        raise InputError(f"locale: expected text or None, got {type(locale).__name__}")
     found = _match(text, rules.keywords, locale)
     action, matched_locale = found if found is not None else (None, None)
     status = state.status
     if action is KeywordAction.OPT_OUT:
         if status is SubscriptionStatus.UNSUBSCRIBED:
             return state, ()
-        new, events = _settle(state, SubscriptionStatus.UNSUBSCRIBED, now, Reason.OPTED_OUT)
+        new, events = _settle(state, SubscriptionStatus.UNSUBSCRIBED, at, Reason.OPTED_OUT)
         return new, (*events, SendOptOutConfirmation(matched_locale))
     if status is SubscriptionStatus.PROMPTED:
         answer = rules.answer(text)
         if answer is True:
-            return _settle(state, SubscriptionStatus.SUBSCRIBED, now, None)
+            return _settle(state, SubscriptionStatus.SUBSCRIBED, at, None)
         if answer is False:
-            return _settle(state, SubscriptionStatus.DECLINED, now, Reason.OPT_IN_DECLINED)
+            return _settle(state, SubscriptionStatus.DECLINED, at, Reason.OPT_IN_DECLINED)
     if action is KeywordAction.OPT_IN:
         if status is SubscriptionStatus.SUBSCRIBED:
             return state, ()
-        return _settle(state, SubscriptionStatus.SUBSCRIBED, now, None)
+        return _settle(state, SubscriptionStatus.SUBSCRIBED, at, None)
     if action is KeywordAction.HELP:
         return state, (SendHelp(matched_locale),)
     if status is SubscriptionStatus.PROMPTED:

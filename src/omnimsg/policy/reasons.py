@@ -1,15 +1,18 @@
-"""Reason codes: why a decision came out the way it did.
+"""Reason codes: why a decision came out the way it did, with their rule and words.
 
-Each value is a stable string (users store and match on it) and names the SPEC
-rule it comes from in :data:`RULE_OF`. docs/decisions.md lists them all.
+Each value is a stable string (users store and match on it). :data:`REASONS` is the
+one table that says, for each reason, the SPEC rule it comes from and what it means
+in words; :data:`RULE_OF` and the explanations are read from it. docs/decisions.md
+lists them all.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 from types import MappingProxyType
+from typing import NamedTuple
 
-__all__ = ["RULE_OF", "Reason"]
+__all__ = ["REASONS", "RULE_OF", "Reason", "ReasonInfo"]
 
 
 class Reason(StrEnum):
@@ -26,6 +29,7 @@ class Reason(StrEnum):
     # refused: window and mode
     NO_PRIOR_INBOUND = "no_prior_inbound"
     TEMPLATE_REQUIRED = "template_required"
+    TEMPLATES_NOT_SUPPORTED = "templates_not_supported"
     TAG_REQUIRED = "tag_required"
     TAG_NOT_ALLOWED = "tag_not_allowed"
     WINDOW_CLOSED = "window_closed"
@@ -42,29 +46,86 @@ class Reason(StrEnum):
     VOICE_NOTE_TOO_LONG = "voice_note_too_long"
 
 
-RULE_OF = MappingProxyType(
+class ReasonInfo(NamedTuple):
+    """What one reason means: its SPEC rule id and its words."""
+
+    rule: str
+    words: str
+
+
+_R = Reason
+REASONS = MappingProxyType(
     {
-        Reason.NO_WINDOW: "W1",
-        Reason.WITHIN_WINDOW: "W2",
-        Reason.WITHIN_EXTENDED_WINDOW: "W3",
-        Reason.TEMPLATE_OUTSIDE_WINDOW: "W2",
-        Reason.TAG_OUTSIDE_WINDOW: "W3",
-        Reason.CHATBOT_INITIATED_FREE: "W6",
-        Reason.CHATBOT_INITIATED_PAID: "W6",
-        Reason.NO_PRIOR_INBOUND: "W8",
-        Reason.TEMPLATE_REQUIRED: "W2",
-        Reason.TAG_REQUIRED: "W3",
-        Reason.TAG_NOT_ALLOWED: "W3",
-        Reason.WINDOW_CLOSED: "W4",
-        Reason.WINDOW_CAP_REACHED: "W5",
-        Reason.CHATBOT_QUOTA_EXHAUSTED: "W6",
-        Reason.OPTED_OUT: "X1",
-        Reason.OPT_IN_REQUIRED: "B12",
-        Reason.OPT_IN_PENDING: "B12",
-        Reason.OPT_IN_DECLINED: "B12",
-        Reason.BROADCASTS_NOT_SUPPORTED: "B4",
-        Reason.CONTENT_TOO_LONG: "C1",
-        Reason.VOICE_NOTE_TOO_LONG: "C4",
+        _R.NO_WINDOW: ReasonInfo(
+            "W1", "the channel has no messaging window: any message may be sent"
+        ),
+        _R.WITHIN_WINDOW: ReasonInfo("W2", "inside the messaging window: any message may be sent"),
+        _R.WITHIN_EXTENDED_WINDOW: ReasonInfo(
+            "W3", "inside the extended window, with the tag that grants it"
+        ),
+        _R.TEMPLATE_OUTSIDE_WINDOW: ReasonInfo(
+            "W2", "outside the window, sent as a pre-approved template"
+        ),
+        _R.TAG_OUTSIDE_WINDOW: ReasonInfo("W3", "outside the window, sent with a message tag"),
+        _R.CHATBOT_INITIATED_FREE: ReasonInfo(
+            "W6",
+            "outside the window: a chatbot-initiated message, within the free monthly quota",
+        ),
+        _R.CHATBOT_INITIATED_PAID: ReasonInfo(
+            "W6",
+            "outside the window: a chatbot-initiated message beyond the free monthly quota, "
+            "billed under the account's paid terms",
+        ),
+        _R.NO_PRIOR_INBOUND: ReasonInfo("W8", "the contact has never written on this channel"),
+        _R.TEMPLATE_REQUIRED: ReasonInfo(
+            "W2", "the window is closed: only a pre-approved template may be sent"
+        ),
+        _R.TEMPLATES_NOT_SUPPORTED: ReasonInfo(
+            "C3", "this channel has no pre-approved templates: send the text itself"
+        ),
+        _R.TAG_REQUIRED: ReasonInfo(
+            "W3", "the standard window is closed: only a message with a tag may be sent"
+        ),
+        _R.TAG_NOT_ALLOWED: ReasonInfo("W3", "this message tag is not accepted now"),
+        _R.WINDOW_CLOSED: ReasonInfo(
+            "W4", "the window is closed: nothing may be sent until the contact writes"
+        ),
+        _R.WINDOW_CAP_REACHED: ReasonInfo(
+            "W5",
+            "the window's outbound message cap is reached: nothing more until the contact writes",
+        ),
+        _R.CHATBOT_QUOTA_EXHAUSTED: ReasonInfo(
+            "W6",
+            "the free monthly quota of chatbot-initiated messages is used up and the "
+            "account has not agreed to paid terms",
+        ),
+        _R.OPTED_OUT: ReasonInfo(
+            "X1", "the contact opted out of marketing messages from this sender"
+        ),
+        _R.OPT_IN_REQUIRED: ReasonInfo(
+            "B12", "the contact must first confirm the subscription prompt"
+        ),
+        _R.OPT_IN_PENDING: ReasonInfo(
+            "B12", "the subscription prompt was sent and is not answered yet"
+        ),
+        _R.OPT_IN_DECLINED: ReasonInfo(
+            "B12", "the contact declined the subscription: no marketing from this sender"
+        ),
+        _R.BROADCASTS_NOT_SUPPORTED: ReasonInfo(
+            "B4", "this channel (or plan) does not support broadcasts"
+        ),
+        _R.CONTENT_TOO_LONG: ReasonInfo("C3", "the content is longer than the channel allows"),
+        _R.VOICE_NOTE_TOO_LONG: ReasonInfo(
+            "C4", "the voice note is longer than the channel allows"
+        ),
     }
 )
-"""The SPEC rule id each reason comes from (the most specific one)."""
+"""Every reason's SPEC rule id and words.
+
+A length refusal's rule depends on the limit broken (X3, C1 or C3): the content
+says which (:attr:`~omnimsg.policy.content.OutboundContent.rule`), and
+``Decision.rule`` reports it.
+"""
+
+RULE_OF = MappingProxyType({reason: info.rule for reason, info in REASONS.items()})
+"""The SPEC rule id each reason comes from (read from :data:`REASONS`)."""

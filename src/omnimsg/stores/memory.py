@@ -1,0 +1,161 @@
+"""In-memory stores: contacts and state in dicts, for one process and for tests.
+
+They implement :class:`~omnimsg.protocols.ContactSource`,
+:class:`~omnimsg.protocols.ContactSink` and :class:`~omnimsg.protocols.StateStore`
+exactly as a database-backed store must, and pass the same contract checks
+(:mod:`omnimsg.testing`). Nothing here is thread-safe beyond what a dict is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator
+
+from omnimsg.contacts import Contact, merge_contacts
+from omnimsg.errors import InputError
+from omnimsg.state import AccountState, ConversationState, SenderUsage
+
+__all__ = ["MemoryContactStore", "MemoryStateStore"]
+
+
+def _key(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{name}: expected text, got {type(value).__name__}")
+    return value
+
+
+def _value(value: object, cls: type, name: str) -> None:
+    if not isinstance(value, cls):
+        raise InputError(f"{name}: expected {cls.__name__}, got {type(value).__name__}")
+
+
+class MemoryContactStore:
+    """Contacts in a dict, in insertion order, indexed by their channel identities.
+
+    A :class:`~omnimsg.protocols.ContactSource` and a
+    :class:`~omnimsg.protocols.ContactSink`. ``add`` of an id it already holds
+    merges (an upsert, :func:`~omnimsg.contacts.merge_contacts`), so it also serves
+    imports run without de-duplication.
+
+    Raises:
+        InputError: two different contacts claim the same identity on one account.
+    """
+
+    __slots__ = ("_accounts", "_by_identity", "_contacts")
+
+    def __init__(self, contacts: Iterable[Contact] = ()) -> None:
+        self._contacts: dict[str, Contact] = {}
+        self._by_identity: dict[tuple[str, str], str] = {}
+        self._accounts: dict[str, set[str]] = {}
+        if isinstance(contacts, str | bytes) or not isinstance(contacts, Iterable):
+            raise InputError(f"contacts: expected contacts, got {type(contacts).__name__}")
+        for contact in contacts:
+            self.add(contact)
+
+    def _index(self, contact: Contact) -> None:
+        for identity in contact.identities:
+            key = (identity.account_id, identity.external_id)
+            owner = self._by_identity.get(key)
+            if owner is not None and owner != contact.id:
+                raise InputError(
+                    f"contacts {owner!r} and {contact.id!r} both claim id "
+                    f"{identity.external_id!r} on account {identity.account_id!r}"
+                )
+        for identity in contact.identities:
+            self._by_identity[(identity.account_id, identity.external_id)] = contact.id
+            self._accounts.setdefault(identity.external_id, set()).add(identity.account_id)
+
+    def add(self, contact: Contact, /) -> None:
+        """Keep a new contact (or merge it into the one with its id)."""
+        _value(contact, Contact, "contact")
+        existing = self._contacts.get(contact.id)
+        stored = contact if existing is None else merge_contacts(existing, contact)
+        self._index(stored)
+        self._contacts[contact.id] = stored
+
+    def merge(self, existing_id: str, contact: Contact, /) -> None:
+        """Fold ``contact`` into the stored contact ``existing_id``.
+
+        Raises:
+            InputError: no contact ``existing_id`` was added.
+        """
+        _value(contact, Contact, "contact")
+        existing = self._contacts.get(_key(existing_id, "existing_id"))
+        if existing is None:
+            raise InputError(f"merge: no contact {existing_id!r} was added to this store")
+        merged = merge_contacts(existing, contact)
+        self._index(merged)
+        self._contacts[existing_id] = merged
+
+    def iter_contacts(self) -> Iterator[Contact]:
+        """Every contact, in the order first added."""
+        return iter(self._contacts.values())
+
+    def get_contact(self, contact_id: str, /) -> Contact | None:
+        """The contact ``contact_id``, or ``None``."""
+        return self._contacts.get(_key(contact_id, "contact_id"))
+
+    def find_identity(self, account_id: str, external_id: str, /) -> Contact | None:
+        """The contact with ``external_id`` on ``account_id``, or ``None``."""
+        key = (_key(account_id, "account_id"), _key(external_id, "external_id"))
+        owner = self._by_identity.get(key)
+        return None if owner is None else self._contacts[owner]
+
+    def accounts_for(self, external_id: str, /) -> Collection[str]:
+        """The accounts on which some contact has ``external_id``."""
+        return frozenset(self._accounts.get(_key(external_id, "external_id"), ()))
+
+    @property
+    def contacts(self) -> tuple[Contact, ...]:
+        """Every contact, in the order first added."""
+        return tuple(self._contacts.values())
+
+    def __len__(self) -> int:
+        return len(self._contacts)
+
+    def __iter__(self) -> Iterator[Contact]:
+        return iter(self._contacts.values())
+
+    def __contains__(self, contact_id: object) -> bool:
+        return contact_id in self._contacts
+
+
+class MemoryStateStore:
+    """A :class:`~omnimsg.protocols.StateStore` in three dicts."""
+
+    __slots__ = ("_accounts", "_conversations", "_usage")
+
+    def __init__(self) -> None:
+        self._conversations: dict[tuple[str, str], ConversationState] = {}
+        self._accounts: dict[str, AccountState] = {}
+        self._usage: dict[str, SenderUsage] = {}
+
+    def get_conversation(self, contact_id: str, account_id: str, /) -> ConversationState | None:
+        """The stored conversation state of a contact on an account, or ``None``."""
+        key = (_key(contact_id, "contact_id"), _key(account_id, "account_id"))
+        return self._conversations.get(key)
+
+    def put_conversation(
+        self, contact_id: str, account_id: str, state: ConversationState, /
+    ) -> None:
+        """Replace the conversation state of a contact on an account."""
+        _value(state, ConversationState, "state")
+        key = (_key(contact_id, "contact_id"), _key(account_id, "account_id"))
+        self._conversations[key] = state
+
+    def get_account(self, account_id: str, /) -> AccountState | None:
+        """The stored state of a sender account, or ``None``."""
+        return self._accounts.get(_key(account_id, "account_id"))
+
+    def put_account(self, account_id: str, state: AccountState, /) -> None:
+        """Replace the state of a sender account."""
+        _value(state, AccountState, "state")
+        self._accounts[_key(account_id, "account_id")] = state
+
+    def get_usage(self, account_id: str, /) -> SenderUsage | None:
+        """The usage record of a sender account, or ``None``."""
+        return self._usage.get(_key(account_id, "account_id"))
+
+    def put_usage(self, account_id: str, usage: SenderUsage, /) -> None:
+        """Replace the usage record of a sender account."""
+        _value(usage, SenderUsage, "usage")
+        self._usage[_key(account_id, "account_id")] = usage
