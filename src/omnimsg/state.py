@@ -444,6 +444,10 @@ class SenderUsage:
         older than ``keep`` before the latest one. Batch the sends of a run into one
         call: each call copies the record.
         """
+        if not isinstance(account, AccountState):
+            raise InputError(f"account: expected AccountState, got {type(account).__name__}")
+        if not isinstance(keep, timedelta):
+            raise InputError(f"keep: expected a timedelta, got {type(keep).__name__}")
         new = _sends(sends)
         if not new:
             return self
