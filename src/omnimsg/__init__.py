@@ -14,24 +14,15 @@ resolve a channel's capabilities as of now, and :func:`decide`::
 This module only re-exports; every name lives in a submodule.
 """
 
-try:  # TRANSITION-SHIM
-    from omnimsg.audiences import (
-        CsvImportOptions,
-        CsvImportReport,
-        IdAudience,
-        import_contacts_csv,
-        import_contacts_csv_file,
-        parse_id_list,
-        resolve_id_list,
-    )
-except ImportError:  # TRANSITION-SHIM
-    from omnimsg.segments.audience import IdAudience, parse_id_list, resolve_id_list  # type: ignore
-    from omnimsg.segments.csv_import import (  # type: ignore
-        CsvImportOptions,
-        CsvImportReport,
-        import_contacts_csv,
-        import_contacts_csv_file,
-    )
+from omnimsg.audiences import (
+    CsvImportOptions,
+    CsvImportReport,
+    IdAudience,
+    import_contacts_csv,
+    import_contacts_csv_file,
+    parse_id_list,
+    resolve_id_list,
+)
 from omnimsg.channels import (
     AfterWindow,
     ChannelCapabilities,
