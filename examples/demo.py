@@ -1,6 +1,8 @@
 """The main job on the embedded default: profiles, decisions, the command line.
 
 Run with ``make demo``. Every instant is fixed, so the output is the same on every run.
+The command line part needs the ``cli`` extra (``pip install 'omnimsg[cli]'``, which
+``make`` installs with the dev tools).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from omnimsg import AccountState, ConversationState, Message, decide, load_profi
 from omnimsg.cli import main as cli
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+NOW_TEXT = NOW.isoformat()
 HERE = Path(__file__).parent
 
 
@@ -31,13 +34,16 @@ def embedded() -> None:
 
 
 def command_line() -> None:
-    now = ["--now", NOW.isoformat()]
-    banner("omnimsg profiles")
-    cli(["profiles", "--as-of", NOW.isoformat()])
+    now = ["--now", NOW_TEXT]
+    shown = ["respondio", "--channel", "whatsapp", "--channel", "wechat"]
+    banner("omnimsg profiles " + " ".join(shown))
+    cli(["profiles", *shown, "--as-of", NOW_TEXT])
     checks = [
         ["--channel", "wechat", "--last-inbound", "47h", "--sent", "19"],
         ["--channel", "wechat", "--last-inbound", "47h", "--sent", "20"],
         ["--channel", "whatsapp", "--last-inbound", "24h"],
+        ["--channel", "whatsapp", "--last-inbound", "-2h", "--json"],
+        ["--channel", "whatsapp", "--last-inbound", "2026-11-22T09:00Z"],
         ["--channel", "whatsapp", "--last-inbound", "3d", "--template", "order_update"],
         ["--channel", "messenger", "--last-inbound", "5d", "--tag", "HUMAN_AGENT"],
         ["--channel", "instagram", "--last-inbound", "8d", "--tag", "HUMAN_AGENT"],

@@ -161,3 +161,15 @@ def test_a_file_of_mode_000_is_a_configuration_error(tmp_path: Path) -> None:
     path.chmod(0)
     with pytest.raises(ConfigurationError, match="cannot read"):
         load_profile(path)
+
+
+def test_a_file_named_like_a_built_in_may_extend_that_built_in(tmp_path: Path) -> None:
+    path = _write(tmp_path / "respondio", 'name = "mine"\nextends = "respondio"\n')
+    assert load_profile(path).capabilities("whatsapp", as_of=NOW).window
+
+
+def test_files_extending_each_other_are_a_loop_whatever_the_spelling(tmp_path: Path) -> None:
+    _write(tmp_path / "a.toml", 'name = "a"\nextends = "./b.toml"\n')
+    _write(tmp_path / "b.toml", f'name = "b"\nextends = "{tmp_path / "a.toml"}"\n')
+    with pytest.raises(ProfileError, match="extend each other"):
+        load_profile(tmp_path / "a.toml")

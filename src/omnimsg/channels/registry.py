@@ -170,10 +170,7 @@ def _from_dict(
     raw = copy.deepcopy(dict(data))
     parent = raw.get("extends")
     if isinstance(parent, str):
-        if parent in chain:
-            cycle = " -> ".join((*chain, parent))
-            raise ProfileError(source, [("extends", f"profiles extend each other: {cycle}")])
-        base = _load(parent, base_dir=base_dir, chain=(*chain, parent), root=root)
+        base = _load(parent, base_dir=base_dir, chain=chain, root=root, source=source)
         raw = _merge(base.raw, {k: v for k, v in raw.items() if k != "extends"})
         raw["extends"] = parent
     return Profile(spec=_validate(raw, source), raw=raw, source=source)
@@ -196,7 +193,7 @@ def _builtin(name: str) -> Profile:
     resource = resources.files(_PROFILE_PACKAGE).joinpath(f"{name}.toml")
     source = f"<built-in profile {name}>"
     data = _read_toml(resource.read_text(encoding="utf-8"), source)
-    return _from_dict(data, source, base_dir=None, chain=(name,), root=None)
+    return _from_dict(data, source, base_dir=None, chain=(f"built-in {name}",), root=None)
 
 
 def load_profile(name_or_path: str | Path, *, root: str | Path | None = None) -> Profile:
@@ -252,12 +249,25 @@ def _read_file(path: Path, root: Path | None) -> str:
         raise ProfileError(shown, [("", f"not UTF-8 text: {exc.reason}")]) from None
 
 
+def _no_cycle(key: str, chain: tuple[str, ...], source: str | None) -> tuple[str, ...]:
+    """``chain`` with ``key`` added; a key already in it is a loop of ``extends``.
+
+    Files are keyed by their resolved path and built-ins by name, so a file called
+    ``respondio`` may extend the built-in ``respondio``.
+    """
+    if key in chain:
+        cycle = " -> ".join((*chain, key))
+        raise ProfileError(source or key, [("extends", f"profiles extend each other: {cycle}")])
+    return (*chain, key)
+
+
 def _load(
     name_or_path: str | Path,
     *,
     base_dir: Path | None,
     chain: tuple[str, ...],
     root: Path | None,
+    source: str | None = None,
 ) -> Profile:
     if not isinstance(name_or_path, str | Path):
         raise ConfigurationError(
@@ -268,14 +278,14 @@ def _load(
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
         text = _read_file(path, root)
+        links = _no_cycle(f"file {path.resolve()}", chain, source)
         data = _read_toml(text, str(path))
-        return _from_dict(
-            data, str(path), base_dir=path.parent, chain=(*chain, str(path)), root=root
-        )
+        return _from_dict(data, str(path), base_dir=path.parent, chain=links, root=root)
     name = str(name_or_path)
     if name not in builtin_profile_names():
         known = ", ".join(builtin_profile_names())
         raise UnknownProfileError(f"no built-in profile {name[:100]!r}; built-in profiles: {known}")
+    _no_cycle(f"built-in {name}", chain, source)
     return _builtin(name)
 
 
