@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
@@ -378,3 +380,196 @@ def test_c5_any_text_parses_or_fails_only_with_a_snippet_error(
     except SnippetError:
         return
     assert isinstance(out, str)
+
+
+# hostile input: wrong types ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", [5, b"?", ["?"], object()])
+def test_c5_fill_refuses_a_missing_that_is_not_text(missing: object) -> None:
+    """SPEC C5: fill(missing=5) once raised AttributeError deep inside filling."""
+    snippet = parse_snippet("{{ a }}")
+    with pytest.raises(SnippetError, match=r"missing=.*must be a str or None"):
+        snippet.fill({}, missing=missing)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("values", [None, 5, "a=1", b"a", [("a", 1)], {("a", 1)}])
+def test_c5_fill_refuses_values_that_are_not_a_mapping(values: object) -> None:
+    """SPEC C5."""
+    with pytest.raises(SnippetError, match="must be a mapping"):
+        parse_snippet("{{ a }}").fill(values)  # type: ignore[arg-type]
+
+
+class FailingMapping(Mapping[str, object]):
+    """A caller's mapping whose lookups fail with something other than KeyError."""
+
+    def __getitem__(self, key: str) -> object:
+        raise TypeError("backend unavailable")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def test_c5_a_mapping_that_fails_on_lookup_is_reported_as_a_snippet_error() -> None:
+    """SPEC C5: the failure is named with the variable; the cause is kept."""
+    with pytest.raises(
+        SnippetError, match=r"'contact.plan' at line 1.*looking up 'contact'"
+    ) as info:
+        fill("{{ contact.plan }}", FailingMapping())
+    assert isinstance(info.value.__cause__, TypeError)
+
+
+def test_c5_a_deeply_nested_value_is_a_snippet_error_not_a_recursion_error() -> None:
+    """SPEC C5: str() of a 5,000-level list recurses too deep; that is bad input."""
+    value: list[object] = []
+    for _ in range(5000):
+        value = [value]
+    with pytest.raises(SnippetError, match="cannot be turned into text"):
+        fill("{{ a }}", {"a": value})
+
+
+def test_c5_deeply_nested_values_are_walked_only_as_deep_as_the_path() -> None:
+    """SPEC C5: a 5,000-level mapping costs nothing beyond the keys named."""
+    nested: dict[str, object] = {"leaf": "x"}
+    for _ in range(5000):
+        nested = {"a": nested}
+    with pytest.raises(SnippetError, match="is a mapping, not a value"):
+        fill("{{ a.a }}", nested)
+    assert fill("{{ " + ".".join(["a"] * 5000) + ".leaf }}", nested) == "x"
+
+
+@pytest.mark.parametrize("value", [None, "c1", {"id": "c1"}, 5])
+def test_c5_contact_variables_refuses_what_is_not_a_contact(value: object) -> None:
+    """SPEC C5: an InputError, not an AttributeError from reading .first_name."""
+    with pytest.raises(InputError, match="needs a Contact"):
+        contact_variables(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"path": "a"},
+        {"path": ()},
+        {"path": ("a", 5)},
+        {"path": ("",)},
+        {"fallback": 5},
+        {"text": None},
+        {"line": 0},
+        {"line": "1"},
+        {"column": True},
+    ],
+)
+def test_c5_a_placeholder_built_by_hand_is_checked(fields: dict[str, object]) -> None:
+    """SPEC C5: a hand-built placeholder cannot smuggle a non-key into filling."""
+    base: dict[str, object] = {
+        "path": ("a",),
+        "fallback": None,
+        "text": "{{ a }}",
+        "line": 1,
+        "column": 1,
+    }
+    with pytest.raises(SnippetError, match=r"^Placeholder\.\w+ must be"):
+        Placeholder(**{**base, **fields})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("source", "parts"),
+    [(5, ()), ("x", "x"), ("x", ["x"]), ("x", ("x", 5)), (None, ("x",))],
+)
+def test_c5_a_snippet_built_by_hand_is_checked(source: object, parts: object) -> None:
+    """SPEC C5."""
+    with pytest.raises(SnippetError, match=r"^Snippet\.\w+ must be"):
+        Snippet(source=source, parts=parts)  # type: ignore[arg-type]
+
+
+# hostile input: size -----------------------------------------------------------------
+
+BOUND_SECONDS = 2.0
+LONG = 100_000
+
+
+def _parse_seconds(source: str) -> float:
+    start = time.perf_counter()
+    with contextlib.suppress(SnippetError):
+        parse_snippet(source)
+    return time.perf_counter() - start
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{a}}" * LONG,
+        "{{ a }}\n" * LONG,
+        "x\n" * LONG + "{{a}}" * LONG,
+        '{{ a | "b" }}' * LONG,
+        "{" * LONG,
+        "{{" * LONG,
+        "{{ " * LONG,
+        "{{ a" * LONG,
+        "{{ {{ {{ " * (LONG // 3),
+        "\\{{" * LONG,
+        "\\{{ a }}" * LONG,
+        "}}" * LONG,
+        "\x00" * LONG + "{{ a }}",
+        "\ud800" * LONG + "{{ a }}",
+        "{{ \ud800 }}" * LONG,
+        "{{ " + "a" * LONG,
+        "{{ " + "a." * LONG,
+        "{{ a" + " " * LONG,
+        '{{ a | "' + "x" * LONG,
+        '{{ a | "' + "\\x" * LONG,
+        "{{ a }}" * LONG + "{{",
+    ],
+    ids=lambda source: f"{source[:8]!r}x{len(source)}",
+)
+def test_c5_parsing_is_linear_on_100000_character_inputs(source: str) -> None:
+    """SPEC C5: 100,000 placeholders once took 23 s (each position counted from the start)."""
+    assert _parse_seconds(source) < BOUND_SECONDS
+
+
+def test_c5_positions_stay_right_far_into_a_long_snippet() -> None:
+    """SPEC C5: linear position tracking still gives every placeholder its line and column."""
+    snippet = parse_snippet("ab {{ a }}\n" * LONG)
+    placeholders = [p for p in snippet.parts if isinstance(p, Placeholder)]
+    assert len(placeholders) == LONG
+    assert all(p.column == 4 for p in placeholders)
+    assert [p.line for p in placeholders[-3:]] == [LONG - 2, LONG - 1, LONG]
+    with pytest.raises(SnippetError, match=f"unclosed placeholder at line {LONG + 1}, column 3"):
+        parse_snippet("ab {{ a }}\n" * LONG + "xy{{ b")
+
+
+def test_c5_filling_100000_placeholders_is_linear() -> None:
+    """SPEC C5."""
+    snippet = parse_snippet("{{ a }} " * LONG)
+    start = time.perf_counter()
+    assert snippet.fill({"a": "x"}) == "x " * LONG
+    assert time.perf_counter() - start < BOUND_SECONDS
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{ " + "a" * LONG, "{{ a" + " " * LONG + "b }}", '{{ a | "' + "x" * LONG],
+    ids=["long-name", "long-gap", "long-fallback"],
+)
+def test_c5_an_error_on_a_long_snippet_quotes_only_an_excerpt(source: str) -> None:
+    """SPEC C5: the message names the place, not the whole input."""
+    with pytest.raises(SnippetError) as info:
+        parse_snippet(source)
+    assert len(str(info.value)) < 300
+
+
+def test_c5_a_missing_value_with_a_long_name_is_reported_briefly() -> None:
+    """SPEC C5."""
+    with pytest.raises(SnippetError) as info:
+        fill("{{ " + "a" * LONG + " }}", {})
+    assert len(str(info.value)) < 400
+
+
+@pytest.mark.parametrize("text", ["\x00", "\ud800", "a\x00b", "\ud800\udfff"])
+def test_c5_nul_and_lone_surrogates_are_plain_text(text: str) -> None:
+    """SPEC C5: any str is text; only placeholders are read."""
+    assert fill(text + "{{ a }}" + text, {"a": text}) == text * 3
+    assert fill('{{ a | "' + text + '" }}', {}) == text

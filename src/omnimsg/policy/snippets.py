@@ -20,21 +20,25 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 import attrs
 
 from omnimsg.contacts import Contact
-from omnimsg.errors import SnippetError
+from omnimsg.errors import InputError, SnippetError
 
 __all__ = ["Placeholder", "Snippet", "contact_variables", "parse_snippet"]
 
-_NAME = r"[^\W\d][\w-]*"
+# Possessive quantifiers (``*+``) never give back what they matched. The grammar is
+# unambiguous, so results are unchanged, and a failed match costs one pass over the
+# characters it read instead of backtracking through them.
+_NAME = r"[^\W\d][\w-]*+"
 _PLACEHOLDER = re.compile(
     rf"""
-    \{{\{{\s*
-    (?P<path>{_NAME}(?:\.{_NAME})*)
-    \s*
-    (?:\|\s*(?P<fallback>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*)?
+    \{{\{{\s*+
+    (?P<path>{_NAME}(?:\.{_NAME})*+)
+    \s*+
+    (?:\|\s*+(?P<fallback>"(?:[^"\\]|\\.)*+"|'(?:[^'\\]|\\.)*+')\s*+)?
     \}}\}}
     """,
     re.VERBOSE | re.DOTALL,
@@ -44,18 +48,70 @@ _OPEN = "{{"
 _CLOSE = "}}"
 
 
+def _field(instance: object, attribute: attrs.Attribute[Any]) -> str:
+    return f"{type(instance).__name__}.{attribute.name}"
+
+
+def _check_path(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if (
+        not isinstance(value, tuple)
+        or not value
+        or not all(isinstance(key, str) and key for key in value)
+    ):
+        raise SnippetError(
+            f"{_field(instance, attribute)} must be a non-empty tuple of non-empty str keys, "
+            f"got {type(value).__name__}"
+        )
+
+
+def _check_optional_text(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, str):
+        raise SnippetError(
+            f"{_field(instance, attribute)} must be a str or None, got {type(value).__name__}"
+        )
+
+
+def _check_text(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str):
+        raise SnippetError(
+            f"{_field(instance, attribute)} must be a str, got {type(value).__name__}"
+        )
+
+
+def _check_position(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if type(value) is not int or value < 1:
+        shown = repr(value) if type(value) in (int, bool) else type(value).__name__
+        raise SnippetError(
+            f"{_field(instance, attribute)} must be a whole number >= 1, got {shown}"
+        )
+
+
+def _check_parts(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, tuple) or not all(
+        isinstance(part, str | Placeholder) for part in value
+    ):
+        raise SnippetError(
+            f"{_field(instance, attribute)} must be a tuple of str and Placeholder values, "
+            f"got {type(value).__name__}; build a Snippet with parse_snippet"
+        )
+
+
 @attrs.frozen
 class Placeholder:
     """One ``{{ ... }}`` of a snippet: the key path, its fallback and where it is.
 
     ``line`` and ``column`` are 1-based and point at the opening ``{{``.
+
+    Raises:
+        SnippetError: a field has the wrong type (``path`` must be a non-empty tuple
+            of non-empty str keys).
     """
 
-    path: tuple[str, ...]
-    fallback: str | None
-    text: str
-    line: int
-    column: int
+    path: tuple[str, ...] = attrs.field(validator=_check_path)
+    fallback: str | None = attrs.field(validator=_check_optional_text)
+    text: str = attrs.field(validator=_check_text)
+    line: int = attrs.field(validator=_check_position)
+    column: int = attrs.field(validator=_check_position)
 
     @property
     def name(self) -> str:
@@ -69,10 +125,14 @@ class Snippet:
 
     Build it with :func:`parse_snippet`; ``parts`` alternates text and
     :class:`Placeholder` values in order.
+
+    Raises:
+        SnippetError: ``source`` is not a str or ``parts`` is not a tuple of str and
+            :class:`Placeholder` values.
     """
 
-    source: str
-    parts: tuple[str | Placeholder, ...]
+    source: str = attrs.field(validator=_check_text)
+    parts: tuple[str | Placeholder, ...] = attrs.field(validator=_check_parts)
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -93,13 +153,26 @@ class Snippet:
         else ``missing``, replaces a missing value and also a blank string (empty or
         only whitespace); without either, a missing value raises.
 
-        Raises :class:`~omnimsg.errors.SnippetError` naming the variable and its line
-        and column when a value is missing without a fallback, when a value is itself
-        a mapping, or when ``values`` is not a mapping.
+        Args:
+            values: the variables, a mapping (nested mappings for dotted paths).
+            missing: the text for a missing value where a placeholder has no fallback.
+
+        Returns:
+            The filled text.
+
+        Raises:
+            SnippetError: naming the variable and its line and column, when a value is
+                missing without a fallback, is itself a mapping, cannot be turned into
+                text, or a mapping on its path fails when asked for a key; also when
+                ``values`` is not a mapping or ``missing`` is neither a str nor None.
         """
         if not isinstance(values, Mapping):
             raise SnippetError(
                 f"snippet values must be a mapping of variable names, got {type(values).__name__}"
+            )
+        if missing is not None and not isinstance(missing, str):
+            raise SnippetError(
+                f"fill(missing=...) must be a str or None, got {type(missing).__name__}"
             )
         out: list[str] = []
         for part in self.parts:
@@ -111,7 +184,10 @@ _ABSENT = object()
 
 
 def _where(placeholder: Placeholder) -> str:
-    return f"at line {placeholder.line}, column {placeholder.column} ({placeholder.text})"
+    return (
+        f"{_excerpt(placeholder.name)!r} at line {placeholder.line}, "
+        f"column {placeholder.column} ({_excerpt(placeholder.text)})"
+    )
 
 
 def _value(placeholder: Placeholder, values: Mapping[str, object], missing: str | None) -> str:
@@ -121,23 +197,30 @@ def _value(placeholder: Placeholder, values: Mapping[str, object], missing: str 
     for depth, key in enumerate(placeholder.path):
         if not isinstance(current, Mapping):
             parent = ".".join(placeholder.path[:depth])
-            why = f"{parent} is a {type(current).__name__}, not a mapping"
+            why = f"{_excerpt(parent)} is a {type(current).__name__}, not a mapping"
             current = _ABSENT
             break
-        current = current.get(key, _ABSENT)
+        try:
+            current = current.get(key, _ABSENT)
+        except Exception as exc:  # a caller's Mapping may fail in any way
+            raise SnippetError(
+                f"snippet variable {_where(placeholder)}: looking up {_excerpt(key)!r} in "
+                f"a {type(current).__name__} failed ({type(exc).__name__}: {exc})"
+            ) from exc
         if current is _ABSENT:
             break
     if current is _ABSENT or current is None:
         if fallback is not None:
             return fallback
         reason = why or ("its value is None" if current is None else "no value was given")
+        name = _excerpt(placeholder.name)
         raise SnippetError(
-            f"snippet variable {placeholder.name!r} {_where(placeholder)}: {reason}; "
-            f'pass a value, or give a fallback such as {{{{ {placeholder.name} | "..." }}}}'
+            f"snippet variable {_where(placeholder)}: {reason}; "
+            f'pass a value, or give a fallback such as {{{{ {name} | "..." }}}}'
         )
     if isinstance(current, Mapping):
         raise SnippetError(
-            f"snippet variable {placeholder.name!r} {_where(placeholder)} is a mapping, "
+            f"snippet variable {_where(placeholder)} is a mapping, "
             "not a value; name one of its keys with a dotted path"
         )
     if isinstance(current, str):
@@ -145,24 +228,42 @@ def _value(placeholder: Placeholder, values: Mapping[str, object], missing: str 
     else:
         try:
             text = str(current)
-        except Exception as exc:
+        except Exception as exc:  # includes RecursionError from a deeply nested list
             raise SnippetError(
-                f"snippet variable {placeholder.name!r} {_where(placeholder)}: "
-                f"its {type(current).__name__} value cannot be turned into text ({exc})"
+                f"snippet variable {_where(placeholder)}: its {type(current).__name__} "
+                f"value cannot be turned into text ({type(exc).__name__}: {exc})"
             ) from exc
     if fallback is not None and not text.strip():
         return fallback
     return text
 
 
-def _position(source: str, offset: int) -> tuple[int, int]:
-    line = source.count("\n", 0, offset) + 1
-    column = offset - (source.rfind("\n", 0, offset) + 1) + 1
-    return line, column
-
-
 def _excerpt(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Lines:
+    """Line and column of offsets visited in increasing order, in linear total time.
+
+    Each call counts newlines only since the previous offset, never from the start,
+    so a snippet with many placeholders is not scanned once per placeholder.
+    """
+
+    __slots__ = ("_line", "_line_start", "_offset", "_source")
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._offset = 0
+        self._line = 1
+        self._line_start = 0
+
+    def at(self, offset: int) -> tuple[int, int]:
+        newlines = self._source.count("\n", self._offset, offset)
+        if newlines:
+            self._line += newlines
+            self._line_start = self._source.rfind("\n", self._offset, offset) + 1
+        self._offset = offset
+        return self._line, offset - self._line_start + 1
 
 
 def parse_snippet(source: str) -> Snippet:
@@ -173,13 +274,21 @@ def parse_snippet(source: str) -> Snippet:
     ``_`` or ``-``; the fallback is a quoted string (double or single quotes, with
     ``\\`` escaping the next character). ``\\{{`` is a literal ``{{``; single braces,
     a lone ``}}`` and extra braces around a placeholder (``{{{ a }}}``) are literal
-    text.
+    text. Parsing takes time linear in the length of ``source``.
 
-    Raises :class:`~omnimsg.errors.SnippetError` with the line and column of a ``{{``
-    that is never closed or whose content is not a variable.
+    Args:
+        source: the snippet's text.
+
+    Returns:
+        The parsed snippet, to be filled many times.
+
+    Raises:
+        SnippetError: ``source`` is not a ``str``, or has a ``{{`` that is never
+            closed or whose content is not a variable (with its line and column).
     """
     if not isinstance(source, str):
         raise SnippetError(f"a snippet must be a str, got {type(source).__name__}")
+    lines = _Lines(source)
     parts: list[str | Placeholder] = []
     text: list[str] = []
     pos = 0
@@ -197,26 +306,14 @@ def parse_snippet(source: str) -> Snippet:
             start += 1
         text.append(source[pos:start])
         match = _PLACEHOLDER.match(source, start)
+        line, column = lines.at(start)
         if match is None:
-            line, column = _position(source, start)
-            end = source.find(_CLOSE, start + len(_OPEN))
-            if end < 0:
-                raise SnippetError(
-                    f"unclosed placeholder at line {line}, column {column}: "
-                    f"{_excerpt(source[start:])!r} has no closing }}}}"
-                )
-            raise SnippetError(
-                f"malformed placeholder {_excerpt(source[start : end + len(_CLOSE)])!r} "
-                f"at line {line}, column {column}: expected a variable name such as "
-                f'first_name or contact.first_name, optionally followed by | "fallback"'
-            )
-        if text:
-            joined = "".join(text)
-            if joined:
-                parts.append(joined)
-            text = []
+            raise _malformed(source, start, line, column)
+        joined = "".join(text)
+        if joined:
+            parts.append(joined)
+        text = []
         raw = match.group("fallback")
-        line, column = _position(source, start)
         parts.append(
             Placeholder(
                 path=tuple(match.group("path").split(".")),
@@ -233,6 +330,20 @@ def parse_snippet(source: str) -> Snippet:
     return Snippet(source=source, parts=tuple(parts))
 
 
+def _malformed(source: str, start: int, line: int, column: int) -> SnippetError:
+    end = source.find(_CLOSE, start + len(_OPEN))
+    if end < 0:
+        return SnippetError(
+            f"unclosed placeholder at line {line}, column {column}: "
+            f"{_excerpt(source[start : start + 41])!r} has no closing }}}}"
+        )
+    return SnippetError(
+        f"malformed placeholder {_excerpt(source[start : min(end + len(_CLOSE), start + 41)])!r} "
+        f"at line {line}, column {column}: expected a variable name such as "
+        f'first_name or contact.first_name, optionally followed by | "fallback"'
+    )
+
+
 def contact_variables(contact: Contact) -> Mapping[str, object]:
     """The variables a snippet can use for ``contact``.
 
@@ -241,7 +352,18 @@ def contact_variables(contact: Contact) -> Mapping[str, object]:
     (the custom fields, as ``custom.<field>``), each also under ``contact.``, so
     ``{{ first_name }}`` and ``{{ contact.first_name }}`` are the same value. Unset
     fields are ``None`` and so count as missing.
+
+    Args:
+        contact: the contact the snippet is filled for.
+
+    Returns:
+        A read-only mapping to pass to :meth:`Snippet.fill`.
+
+    Raises:
+        InputError: ``contact`` is not a :class:`~omnimsg.contacts.Contact`.
     """
+    if not isinstance(contact, Contact):
+        raise InputError(f"contact_variables needs a Contact, got {type(contact).__name__}")
     fields: dict[str, object] = {
         "id": contact.id,
         "first_name": contact.first_name,
