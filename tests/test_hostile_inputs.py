@@ -376,6 +376,7 @@ OVERRIDES: dict[tuple[str, str], Factory] = {
     ("write_rejected_rows_file", "path"): lambda env: env.folder / "rejected.csv",
     ("check_contact_source", "factory"): lambda env: api("stores.MemoryContactStore"),
     ("check_state_store", "factory"): lambda env: api("stores.MemoryStateStore"),
+    ("check_contact_sink", "factory"): lambda env: api("stores.MemoryContactStore"),
     ("MemoryStateStore.put_account", "state"): lambda env: api("AccountState")(),
     ("MemoryStateStore.put_conversation", "state"): lambda env: api("ConversationState")(),
     ("receive_reply", "text"): lambda env: "S",

@@ -20,6 +20,7 @@ __all__ = [
     "EARLIEST",
     "LATEST",
     "out_of_range",
+    "shown",
     "to_count",
     "to_enum",
     "to_flag",
@@ -32,16 +33,38 @@ __all__ = [
 
 E = TypeVar("E", bound=Enum)
 
+_SHOWN = 40
+
+
+def shown(value: object) -> str:
+    """A short, safe rendering of an outside value for an error message.
+
+    Text is cut to 40 characters; small numbers, booleans and ``None`` are shown as
+    written; anything else by its type only, since the ``repr`` of a deep or huge
+    value can be slow or raise.
+    """
+    if isinstance(value, str):
+        return repr(value[:_SHOWN]) + ("…" if len(value) > _SHOWN else "")
+    if value is None or isinstance(value, bool | float):
+        return repr(value)
+    if isinstance(value, int) and -(10**15) < value < 10**15:
+        return repr(value)
+    return f"a value of type {type(value).__name__}"
+
 
 def to_enum(cls: type[E], value: object, name: str) -> E:
     """``value`` as a member of ``cls`` (a member or its value)."""
     if isinstance(value, cls):
         return value
     try:
+        # Only text and numbers can be a member's value; anything else is not
+        # looked up, since Enum's own error would repr it.
+        if not isinstance(value, str | int | float):
+            raise TypeError
         return cls(value)
     except (ValueError, TypeError):
         allowed = ", ".join(str(m.value) for m in cls)
-        raise InputError(f"{name}: expected one of {allowed}; got {value!r}") from None
+        raise InputError(f"{name}: expected one of {allowed}; got {shown(value)}") from None
 
 
 def to_utc(value: object, name: str) -> datetime | None:
@@ -74,7 +97,7 @@ def to_timedelta(value: object, name: str) -> timedelta | None:
 def to_count(value: object, name: str) -> int:
     """A whole number >= 0 (not a bool)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(f"{name}: expected a whole number, got {value!r}")
+        raise InputError(f"{name}: expected a whole number, got {shown(value)}")
     if value < 0:
         raise InputError(f"{name}: must be >= 0, got {value}")
     return value
@@ -83,7 +106,7 @@ def to_count(value: object, name: str) -> int:
 def to_flag(value: object, name: str) -> bool:
     """True or False, nothing else."""
     if not isinstance(value, bool):
-        raise InputError(f"{name}: expected True or False, got {value!r}")
+        raise InputError(f"{name}: expected True or False, got {shown(value)}")
     return value
 
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import attrs
 from dateutil.parser import isoparse
 
+from omnimsg._convert import shown, to_enum
 from omnimsg._time import require_aware
 from omnimsg.channels.kinds import ChannelKind, parse_channel_kind
 from omnimsg.errors import InputError, UnknownChannelError
@@ -36,6 +37,9 @@ CustomValue = str | int | float | bool | datetime | None
 """A typed custom field value. Datetimes are always timezone-aware."""
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
 class ConversationStatus(StrEnum):
     """State of a contact's conversation (A6). A snoozed one is neither open nor closed."""
 
@@ -50,29 +54,64 @@ def _aware_or_none(value: object, name: str) -> datetime | None:
     if isinstance(value, datetime):
         return require_aware(value, name)
     if isinstance(value, date):
-        raise InputError(f"{name}: expected a datetime with a time zone, got a date {value!r}")
+        raise InputError(f"{name}: expected a datetime with a time zone, got a date {value}")
     if isinstance(value, str):
         try:
             parsed = isoparse(value)
         except ValueError:
-            raise InputError(f"{name}: expected an ISO 8601 datetime, got {value!r}") from None
+            raise InputError(f"{name}: expected an ISO 8601 datetime, got {shown(value)}") from None
         return require_aware(parsed, name)
     raise InputError(f"{name}: expected a datetime, got {type(value).__name__}")
 
 
+def _identity_text(name: str) -> Any:
+    def check(_: object, __: object, value: object) -> None:
+        if not isinstance(value, str):
+            raise InputError(f"ChannelIdentity.{name}: expected text, got {type(value).__name__}")
+
+    return check
+
+
+def _identity_channel(value: object) -> ChannelKind:
+    return to_enum(ChannelKind, value, "ChannelIdentity.channel")
+
+
+def _first_seen(value: object) -> datetime | None:
+    return _aware_instant(value, "ChannelIdentity.first_seen_at")
+
+
+def _identity_last_inbound(value: object) -> datetime | None:
+    return _aware_instant(value, "ChannelIdentity.last_inbound_at")
+
+
+def _aware_instant(value: object, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InputError(f"{name}: expected a datetime, got {type(value).__name__}")
+    return require_aware(value, name)
+
+
 @attrs.frozen
 class ChannelIdentity:
-    """A contact's identity on one channel account (A4): the platform's id or phone."""
+    """A contact's identity on one channel account (A4): the platform's id or phone.
 
-    account_id: str
-    channel: ChannelKind
-    external_id: str
-    first_seen_at: datetime | None = None
-    last_inbound_at: datetime | None = None
+    Raises :class:`~omnimsg.errors.InputError` for fields of the wrong type.
+    """
+
+    account_id: str = attrs.field(validator=_identity_text("account_id"))
+    channel: ChannelKind = attrs.field(converter=_identity_channel)
+    external_id: str = attrs.field(validator=_identity_text("external_id"))
+    first_seen_at: datetime | None = attrs.field(default=None, converter=_first_seen)
+    last_inbound_at: datetime | None = attrs.field(default=None, converter=_identity_last_inbound)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "identity") -> ChannelIdentity:
         """Build an identity from outside data; errors name ``path`` and the key."""
+        if not isinstance(path, str):
+            raise InputError(f"path: expected text, got {type(path).__name__}")
+        if not isinstance(data, Mapping):
+            raise InputError(f"{path}: expected a mapping, got {type(data).__name__}")
         try:
             account_id = str(data["account_id"])
             external_id = str(data["external_id"])
@@ -93,21 +132,75 @@ class ChannelIdentity:
 def _tags(value: Iterable[str]) -> frozenset[str]:
     if isinstance(value, str):
         return frozenset((value,))
-    return frozenset(value)
+    if isinstance(value, frozenset) and all(isinstance(tag, str) for tag in value):
+        return value
+    if isinstance(value, bytes | Mapping) or not isinstance(value, Iterable):
+        raise InputError(
+            f"Contact.tags: expected text or a set of text, got {type(value).__name__}"
+        )
+    tags = tuple(value)
+    if not all(isinstance(tag, str) for tag in tags):
+        raise InputError("Contact.tags: every tag must be text")
+    return frozenset(tags)
 
 
 def _identities(value: Iterable[ChannelIdentity]) -> tuple[ChannelIdentity, ...]:
-    return tuple(value)
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise InputError(
+            "Contact.identities: expected a sequence of ChannelIdentity, "
+            f"got {type(value).__name__}"
+        )
+    identities = tuple(value)
+    if not all(isinstance(item, ChannelIdentity) for item in identities):
+        raise InputError("Contact.identities: every item must be a ChannelIdentity")
+    return identities
 
 
-def _mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+def _custom(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InputError(f"Contact.custom: expected a mapping, got {type(value).__name__}")
     return MappingProxyType(dict(value))
 
 
 def _consent_records(
     value: Mapping[str, OptInState | SubscriptionStatus | str],
 ) -> Mapping[str, OptInState]:
-    return MappingProxyType({sender: OptInState.of(record) for sender, record in value.items()})
+    if not isinstance(value, Mapping):
+        raise InputError(f"Contact.subscriptions: expected a mapping, got {type(value).__name__}")
+    records: dict[str, OptInState] = {}
+    for sender, record in value.items():
+        if not isinstance(sender, str):
+            raise InputError("Contact.subscriptions: senders must be text")
+        if not isinstance(record, OptInState | str):
+            raise InputError(
+                f"Contact.subscriptions[{shown(sender)}]: expected an OptInState or a status, "
+                f"got {type(record).__name__}"
+            )
+        records[sender] = OptInState.of(record)
+    return MappingProxyType(records)
+
+
+def _last_channel(value: object) -> ChannelKind | None:
+    return None if value is None else to_enum(ChannelKind, value, "Contact.last_interacted_channel")
+
+
+def _status(value: object) -> ConversationStatus | None:
+    return (
+        None if value is None else to_enum(ConversationStatus, value, "Contact.conversation_status")
+    )
+
+
+_CONTACT_TEXT = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "phone_region",
+    "timezone",
+    "language",
+    "lifecycle",
+    "assignee",
+)
 
 
 @attrs.frozen
@@ -121,8 +214,9 @@ class Contact:
     place consent is kept. ``channels`` is the set of channel kinds the contact has an
     identity on (derived).
 
-    Build with :meth:`from_dict` for outside data (validates and normalises); the
-    constructor itself trusts its arguments, for callers that already validated them.
+    Build with :meth:`from_dict` for outside data (validates and normalises phones,
+    parses strings); the constructor checks types only, and raises
+    :class:`~omnimsg.errors.InputError` naming the field.
     """
 
     id: str
@@ -135,16 +229,25 @@ class Contact:
     language: str | None = None
     lifecycle: str | None = None
     tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tags)
-    custom: Mapping[str, CustomValue] = attrs.field(factory=dict, converter=_mapping)
+    custom: Mapping[str, CustomValue] = attrs.field(factory=dict, converter=_custom)
     identities: tuple[ChannelIdentity, ...] = attrs.field(default=(), converter=_identities)
-    last_interacted_channel: ChannelKind | None = None
-    conversation_status: ConversationStatus | None = None
+    last_interacted_channel: ChannelKind | None = attrs.field(default=None, converter=_last_channel)
+    conversation_status: ConversationStatus | None = attrs.field(default=None, converter=_status)
     assignee: str | None = None
     subscriptions: Mapping[str, OptInState] = attrs.field(factory=dict, converter=_consent_records)
     created_at: datetime | None = None
     channels: frozenset[ChannelKind] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        # One pass of cheap type checks instead of a validator per field.
+        if not isinstance(self.id, str):
+            raise InputError(f"Contact.id: expected text, got {type(self.id).__name__}")
+        for name in _CONTACT_TEXT:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise InputError(f"Contact.{name}: expected text, got {type(value).__name__}")
+        if self.created_at is not None:
+            _aware_instant(self.created_at, "Contact.created_at")
         object.__setattr__(self, "channels", frozenset(i.channel for i in self.identities))
         if self.phone is not None and self.phone_region is None:
             object.__setattr__(self, "phone_region", phone_region(self.phone))
@@ -163,6 +266,8 @@ class Contact:
 
     def consent_with(self, sender: str) -> OptInState:
         """The contact's consent record with ``sender`` (not asked when there is none)."""
+        if not isinstance(sender, str):
+            raise InputError(f"sender: expected text, got {type(sender).__name__}")
         return self.subscriptions.get(sender) or OptInState.of(None)
 
     def time_zones(self) -> tuple[str, ...]:
@@ -187,14 +292,14 @@ class Contact:
         if not isinstance(data, Mapping):
             raise InputError(f"contact: expected a mapping, got {type(data).__name__}")
         if default_region is not None and not isinstance(default_region, str):
-            raise InputError(f"default_region: expected a region code, got {default_region!r}")
+            raise InputError(f"default_region: expected a region code, got {shown(default_region)}")
         raw_id = data.get("id")
         if raw_id is None or raw_id == "":
             raise InputError("contact: missing 'id'")
         if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
-            raise InputError(f"contact.id: expected text or a whole number, got {raw_id!r}")
+            raise InputError(f"contact.id: expected text or a whole number, got {shown(raw_id)}")
         cid = str(raw_id)
-        where = f"contact {cid!r}"
+        where = f"contact {shown(cid)}"
         text = {name: _text_field(data, name, where) for name in _TEXT_FIELDS}
         phone = _text_field(data, "phone", where)
         e164 = region = None
@@ -250,7 +355,7 @@ def _tag_field(value: object, where: str) -> frozenset[str]:
     tags = tuple(value)
     for tag in tags:
         if not isinstance(tag, str):
-            raise InputError(f"{where}.tags: every tag must be text, got {tag!r}")
+            raise InputError(f"{where}.tags: every tag must be text, got {shown(tag)}")
     return frozenset(tags)
 
 
@@ -294,13 +399,10 @@ def _channel_field(value: object, where: str) -> ChannelKind | None:
         return None
     try:
         if not isinstance(value, str):
-            raise UnknownChannelError(f"expected a channel kind name, got {value!r}")
+            raise UnknownChannelError(f"expected a channel kind name, got {shown(value)}")
         return parse_channel_kind(value)
     except UnknownChannelError as exc:
         raise UnknownChannelError(f"{where}.last_interacted_channel: {exc}") from None
-
-
-E = TypeVar("E", bound=StrEnum)
 
 
 def _enum_field(cls: type[E], value: object, path: str) -> E | None:
@@ -312,7 +414,7 @@ def _enum_field(cls: type[E], value: object, path: str) -> E | None:
         return cls(value)
     except ValueError:
         allowed = ", ".join(m.value for m in cls)
-        raise InputError(f"{path}: expected one of {allowed}; got {value!r}") from None
+        raise InputError(f"{path}: expected one of {allowed}; got {shown(value)}") from None
 
 
 def _subscription_field(value: object, where: str) -> dict[str, OptInState]:
@@ -354,6 +456,9 @@ def merge_contacts(existing: Contact, incoming: Contact) -> Contact:
     identities and consent records ``existing`` lacks are added. The id stays
     ``existing.id``.
     """
+    for name, given in (("existing", existing), ("incoming", incoming)):
+        if not isinstance(given, Contact):
+            raise InputError(f"{name}: expected a Contact, got {type(given).__name__}")
     changes: dict[str, Any] = {}
     for name in _MERGED_SCALARS:
         if getattr(existing, name) is None:

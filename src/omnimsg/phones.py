@@ -11,13 +11,26 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import timezone as phone_timezone
 
+from omnimsg._convert import shown
 from omnimsg.errors import PhoneNumberError
+
+_MAX_PHONE_LENGTH = 250
+"""phonenumbers itself refuses longer input; checked first so no time is spent on it."""
 
 __all__ = ["normalize_phone", "parse_phone", "phone_region", "phone_time_zones"]
 
 
 def _parse(raw: str, default_region: str | None) -> phonenumbers.PhoneNumber:
+    if not isinstance(raw, str):
+        raise PhoneNumberError(f"a phone number is text, got {type(raw).__name__}")
+    if default_region is not None and not isinstance(default_region, str):
+        raise PhoneNumberError(
+            "default_region: expected a region code such as 'US', "
+            f"got {type(default_region).__name__}"
+        )
     text = raw.strip()
+    if len(text) > _MAX_PHONE_LENGTH:
+        raise PhoneNumberError(f"phone number of {len(text):,} characters is too long")
     if not text:
         raise PhoneNumberError("empty phone number")
     region = default_region.upper() if default_region else None
@@ -25,9 +38,9 @@ def _parse(raw: str, default_region: str | None) -> phonenumbers.PhoneNumber:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         hint = "" if region or text.startswith("+") else " (no default region: use +<country code>)"
-        raise PhoneNumberError(f"cannot parse phone number {raw!r}: {exc}{hint}") from None
+        raise PhoneNumberError(f"cannot parse phone number {shown(raw)}: {exc}{hint}") from None
     if not phonenumbers.is_valid_number(number):
-        raise PhoneNumberError(f"phone number {raw!r} is not a valid number")
+        raise PhoneNumberError(f"phone number {shown(raw)} is not a valid number")
     return number
 
 
@@ -53,9 +66,13 @@ def parse_phone(raw: str, default_region: str | None = None) -> tuple[str, str |
     return e164, (str(region) if region and region != "ZZ" else None)
 
 
-@lru_cache(maxsize=65536)
 def phone_region(e164: str) -> str | None:
     """Return the ISO 3166 alpha-2 region of an E.164 number, or ``None`` if unknown."""
+    return _region(e164) if isinstance(e164, str) else None
+
+
+@lru_cache(maxsize=65536)
+def _region(e164: str) -> str | None:
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
@@ -64,9 +81,13 @@ def phone_region(e164: str) -> str | None:
     return str(region) if region and region != "ZZ" else None
 
 
-@lru_cache(maxsize=65536)
 def phone_time_zones(e164: str) -> tuple[str, ...]:
     """Return the IANA time zones a number may be in (several for large countries)."""
+    return _zones(e164) if isinstance(e164, str) else ()
+
+
+@lru_cache(maxsize=65536)
+def _zones(e164: str) -> tuple[str, ...]:
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

@@ -31,6 +31,7 @@ import attrs
 
 from omnimsg._convert import (
     out_of_range,
+    shown,
     to_count,
     to_enum,
     to_flag,
@@ -95,7 +96,9 @@ def _changed_at(value: object) -> datetime | None:
 
 def _held(value: object) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, tuple | list):
-        raise InputError(f"OptInState.held: expected a sequence of broadcast ids, got {value!r}")
+        raise InputError(
+            f"OptInState.held: expected a sequence of broadcast ids, got {shown(value)}"
+        )
     if not all(isinstance(item, str) for item in value):
         raise InputError("OptInState.held: broadcast ids must be text")
     return tuple(value)
@@ -214,7 +217,9 @@ class ConversationState:
         try:
             future = at_utc > now_utc + skew
         except (OverflowError, TypeError):
-            raise InputError(f"after_inbound: skew must be a timedelta, got {skew!r}") from None
+            raise InputError(
+                f"after_inbound: skew must be a timedelta, got {type(skew).__name__}"
+            ) from None
         if future:
             raise InputError(
                 f"inbound message at {at_utc.isoformat()} is later than now "
@@ -302,7 +307,7 @@ def _year_month(value: object) -> tuple[int, int] | None:
         and 1 <= value[1] <= 12
     ):
         return (value[0], value[1])
-    raise InputError(f"chatbot_month: expected (year, month) with month 1-12, got {value!r}")
+    raise InputError(f"chatbot_month: expected (year, month) with month 1-12, got {shown(value)}")
 
 
 def _chatbot_count(value: object) -> int:
@@ -344,7 +349,12 @@ class AccountState:
 
     def chatbot_count_at(self, now: datetime) -> int:
         """Chatbot-initiated messages already sent in ``now``'s month (W6)."""
-        if self.chatbot_month != _month(now, self.timezone):
+        try:
+            month = _month(now, self.timezone)
+        except (AttributeError, TypeError, OverflowError):
+            when = to_instant(now, "now")
+            raise out_of_range("now", when) from None
+        if self.chatbot_month != month:
             return 0
         return self.chatbot_initiated_count
 
@@ -381,7 +391,7 @@ def _day(value: object) -> date | None:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise InputError(f"SenderUsage.day: expected a date, got {value!r}")
+    raise InputError(f"SenderUsage.day: expected a date, got {shown(value)}")
 
 
 def _recipients_today(value: object) -> int:

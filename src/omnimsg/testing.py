@@ -18,8 +18,10 @@ broken. omnimsg runs the same checks on its own implementations.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import ParamSpec, TypeVar, cast
 
 from omnimsg._convert import to_instant
 from omnimsg.channels.kinds import ChannelKind
@@ -30,9 +32,13 @@ from omnimsg.protocols import ContactSink, ContactSource, StateStore, Transport
 from omnimsg.state import AccountState, ConversationState, SenderUsage, SubscriptionStatus
 from omnimsg.transports import SendRequest, SendResult, SendStatus
 
+T = TypeVar("T")
+P = ParamSpec("P")
+
 __all__ = [
     "FixedClock",
     "RecordingTransport",
+    "check_contact_sink",
     "check_contact_source",
     "check_state_store",
     "check_transport",
@@ -110,6 +116,38 @@ class RecordingTransport:
 _T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
+def _contract(check: Callable[P, None]) -> Callable[P, None]:
+    """Report anything an implementation raises during a check as a broken promise."""
+
+    @functools.wraps(check)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            check(*args, **kwargs)
+        except OmnimsgError:
+            raise
+        except Exception as exc:
+            raise ConformanceError(
+                f"{check.__name__}: the implementation raised {type(exc).__name__}: {exc}"
+            ) from exc
+
+    return run
+
+
+def _call(function: Callable[..., T], *args: object) -> T:
+    """Call a user's factory; its failure is a broken promise, not our crash."""
+    try:
+        return function(*args)
+    except OmnimsgError:
+        raise
+    except Exception as exc:
+        raise ConformanceError(f"the factory raised {type(exc).__name__}: {exc}") from exc
+
+
+def _callable(value: object, name: str) -> None:
+    if not callable(value):
+        raise InputError(f"{name}: expected a callable, got {type(value).__name__}")
+
+
 def _expect(condition: bool, promise: str) -> None:
     if not condition:
         raise ConformanceError(promise)
@@ -133,14 +171,16 @@ def _sample_contacts() -> tuple[Contact, Contact]:
     return first, second
 
 
+@_contract
 def check_contact_source(factory: Callable[[tuple[Contact, ...]], ContactSource]) -> None:
     """Check that ``factory(contacts)`` returns a source that reads back what it was given.
 
     ``factory`` builds a fresh source holding exactly ``contacts``. Raises
     :class:`~omnimsg.errors.ConformanceError` naming the first broken promise.
     """
+    _callable(factory, "factory")
     contacts = _sample_contacts()
-    source = factory(contacts)
+    source = _call(factory, contacts)
     _expect(isinstance(source, ContactSource), "the source has the ContactSource methods")
     listed = list(source.iter_contacts())
     _expect(
@@ -169,16 +209,29 @@ def check_contact_source(factory: Callable[[tuple[Contact, ...]], ContactSource]
     _expect(source.get_contact(second.id) == second, "a contact without phone reads back")
 
 
+@_contract
 def check_contact_sink(
-    factory: Callable[[], ContactSink], read: Callable[[], ContactSource]
+    factory: Callable[[], ContactSink],
+    read: Callable[[ContactSink], ContactSource] | None = None,
 ) -> None:
-    """Check that what a sink is given can be read back through ``read()``."""
-    sink = factory()
+    """Check that what a sink is given can be read back.
+
+    ``factory`` builds a fresh, empty sink; ``read(sink)`` returns a source over what
+    it holds (by default the sink itself, for a store that is both). Raises
+    :class:`~omnimsg.errors.ConformanceError` naming the broken promise.
+    """
+    _callable(factory, "factory")
+    if read is not None:
+        _callable(read, "read")
+    sink = _call(factory)
+    _expect(isinstance(sink, ContactSink), "the sink has the ContactSink methods")
     first, second = _sample_contacts()
     sink.add(first)
     sink.add(second)
     sink.merge(first.id, Contact(id="row-3", email="ana@example.com", tags=frozenset({"new"})))
-    merged = read().get_contact(first.id)
+    source = sink if read is None else _call(read, sink)
+    _expect(isinstance(source, ContactSource), "the sink is read through a ContactSource")
+    merged = cast(ContactSource, source).get_contact(first.id)
     _expect(merged is not None, "an added contact can be read")
     _expect(
         merged is not None and merged.email == "ana@example.com" and merged.tags == {"vip", "new"},
@@ -186,12 +239,14 @@ def check_contact_sink(
     )
 
 
+@_contract
 def check_state_store(factory: Callable[[], StateStore]) -> None:
     """Check that ``factory()`` returns an empty store that keeps each record by its key.
 
     Raises :class:`~omnimsg.errors.ConformanceError` naming the first broken promise.
     """
-    store = factory()
+    _callable(factory, "factory")
+    store = _call(factory)
     _expect(isinstance(store, StateStore), "the store has the StateStore methods")
     _expect(store.get_conversation("c1", "wa-1") is None, "a new store holds no conversation")
     _expect(store.get_account("wa-1") is None, "a new store holds no account state")
@@ -226,6 +281,7 @@ def check_state_store(factory: Callable[[], StateStore]) -> None:
     _expect(store.get_usage("wa-2") is None, "usage is kept per account")
 
 
+@_contract
 def check_transport(transport: Transport) -> None:
     """Check that ``transport`` answers a request with a result carrying its key.
 

@@ -7,6 +7,8 @@ Nothing here parses files (see :mod:`omnimsg.channels.schema`) or reads the cloc
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Iterable, Mapping
 from datetime import time, timedelta
 from types import MappingProxyType
@@ -15,6 +17,7 @@ import attrs
 
 from omnimsg._convert import to_enum
 from omnimsg.channels.kinds import AfterWindow, ChannelKind, MediaDelivery, Mode, TextUnit
+from omnimsg.errors import InputError
 
 __all__ = [
     "NOT_ENFORCED",
@@ -32,7 +35,50 @@ _EMPTY: Mapping[str, KeywordSet] = MappingProxyType({})
 def _frozen_set(value: str | Iterable[str]) -> frozenset[str]:
     if isinstance(value, str):
         return frozenset((value,))
-    return frozenset(value)
+    if isinstance(value, bytes | Mapping) or not isinstance(value, Iterable):
+        raise InputError(f"expected text or a set of text, got {type(value).__name__}")
+    items = tuple(value)
+    if not all(isinstance(item, str) for item in items):
+        raise InputError("expected a set of text; an item is not text")
+    return frozenset(items)
+
+
+def _runtime_type(hint: object) -> tuple[type, ...]:
+    """The classes ``isinstance`` can check for a resolved annotation."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return tuple(t for arg in typing.get_args(hint) for t in _runtime_type(arg))
+    if hint is None or hint is type(None):
+        return (type(None),)
+    if hint is float:
+        return (float, int)
+    if isinstance(origin, type):
+        return (origin,)
+    return (hint,) if isinstance(hint, type) else (object,)
+
+
+_EXPECTED: dict[type, tuple[tuple[str, tuple[type, ...]], ...]] = {}
+
+
+def _expected(cls: type) -> tuple[tuple[str, tuple[type, ...]], ...]:
+    found = _EXPECTED.get(cls)
+    if found is None:
+        resolved = attrs.resolve_types(cls)
+        found = tuple((f.name, _runtime_type(f.type)) for f in attrs.fields(resolved))
+        _EXPECTED[cls] = found
+    return found
+
+
+def _check_types(instance: object) -> None:
+    """Refuse a field whose value is not of its annotated type (the fields' own types
+    are the one list: adding a setting adds nothing here)."""
+    for name, allowed in _expected(type(instance)):
+        value = getattr(instance, name)
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            raise InputError(
+                f"{type(instance).__name__}.{name}: expected "
+                f"{' or '.join(t.__name__ for t in allowed)}, got {type(value).__name__}"
+            )
 
 
 def _text_unit(value: object) -> TextUnit:
@@ -52,19 +98,36 @@ def _after(value: object) -> AfterWindow:
 
 
 def _modes(value: Iterable[object]) -> frozenset[Mode]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InputError(f"paid_modes: expected a set of modes, got {type(value).__name__}")
     return frozenset(to_enum(Mode, m, "paid_modes") for m in value)
 
 
 def _limits(value: Iterable[int | None]) -> tuple[int | None, ...]:
-    return tuple(value)
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InputError(f"limits: expected a sequence of tier limits, got {type(value).__name__}")
+    limits = tuple(value)
+    for limit in limits:
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise InputError("limits: each tier limit is a whole number or None (unlimited)")
+    return limits
 
 
 def _keywords(value: Mapping[str, KeywordSet]) -> Mapping[str, KeywordSet]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(locale, str) and isinstance(words, KeywordSet) for locale, words in value.items()
+    ):
+        raise InputError("keywords: expected a mapping of locale to KeywordSet")
     return MappingProxyType({locale.lower(): words for locale, words in value.items()})
 
 
 def _sources(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InputError(f"sources: expected a sequence of text, got {type(value).__name__}")
+    sources = tuple(value)
+    if not all(isinstance(source, str) for source in sources):
+        raise InputError("sources: every source must be text")
+    return sources
 
 
 NOT_ENFORCED = {"enforced": False}
@@ -93,6 +156,9 @@ class ContentLimits:
     voice_notes: bool = False
     voice_max: timedelta = timedelta(minutes=5)
 
+    def __attrs_post_init__(self) -> None:
+        _check_types(self)
+
 
 @attrs.frozen
 class KeywordSet:
@@ -101,6 +167,9 @@ class KeywordSet:
     opt_out: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_set)
     opt_in: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_set)
     help: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_set)
+
+    def __attrs_post_init__(self) -> None:
+        _check_types(self)
 
 
 @attrs.frozen
@@ -117,6 +186,9 @@ class DoubleOptIn:
     reminder_after: timedelta = timedelta(hours=24)
     max_prompts: int = 2
     prompt: str = "Reply S to subscribe to our messages or N to decline."
+
+    def __attrs_post_init__(self) -> None:
+        _check_types(self)
 
 
 @attrs.frozen
@@ -137,6 +209,9 @@ class TierPolicy:
     replies_in_window_count: bool = False
     scope: str = "number"
 
+    def __attrs_post_init__(self) -> None:
+        _check_types(self)
+
 
 @attrs.frozen
 class QuietHours:
@@ -144,6 +219,9 @@ class QuietHours:
 
     start: time
     end: time
+
+    def __attrs_post_init__(self) -> None:
+        _check_types(self)
 
 
 @attrs.frozen
@@ -185,3 +263,6 @@ class ChannelCapabilities:
     keywords: Mapping[str, KeywordSet] = attrs.field(default=_EMPTY, converter=_keywords)
     quiet_hours: QuietHours | None = attrs.field(default=None, metadata=NOT_ENFORCED)
     sources: tuple[str, ...] = attrs.field(default=(), converter=_sources)
+
+    def __attrs_post_init__(self) -> None:
+        _check_types(self)

@@ -150,7 +150,7 @@ def _root(root: object) -> Path | None:
         raise ConfigurationError(f"root: expected a folder path, got {type(root).__name__}")
     try:
         return Path(root).resolve()
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         raise ConfigurationError(f"root: cannot use {str(root)[:200]!r}: {exc}") from None
 
 
@@ -229,7 +229,8 @@ def _read_file(path: Path, root: Path | None) -> str:
                 "extends may only name files inside it or built-in profiles"
             )
         fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
+        # RuntimeError: a loop of symbolic links (Path.resolve).
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigurationError(f"cannot read profile file {shown}: {reason}") from None
     try:
@@ -294,7 +295,7 @@ def _as_instant(as_of: object) -> datetime:
         return require_aware(as_of, "as_of")
     if isinstance(as_of, date):
         return datetime.combine(as_of, time(0), tzinfo=UTC)
-    raise InputError(f"as_of: expected an aware datetime or a date, got {as_of!r}")
+    raise InputError(f"as_of: expected an aware datetime or a date, got {type(as_of).__name__}")
 
 
 def _bounds(value: Any) -> Iterator[datetime]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import timedelta
 from enum import StrEnum
 
@@ -346,6 +347,7 @@ def count_characters(text: str) -> int:
     (rule GB9c, new in Unicode 15.1) are not joined. Plain ASCII and text below U+0300
     are counted without the segmentation tables, which are built on first use.
     """
+    _require_text(text)
     if text.isascii() or max(text) < _FIRST_MARK:
         return len(text) - text.count("\r\n")
     clusters, joiners = _graphemes()
@@ -357,7 +359,7 @@ def count_characters(text: str) -> int:
 
 def split_graphemes(text: str) -> list[str]:
     """Split ``text`` into the clusters :func:`count_characters` counts."""
-    return _graphemes()[0].findall(text)
+    return _graphemes()[0].findall(_require_text(text))
 
 
 # --- X3: SMS segments --------------------------------------------------------------
@@ -416,7 +418,7 @@ def sms_segments(text: str) -> SmsSegments:
     surrogate pair never split. Empty text is 0 units and 0 segments. National
     language shift tables are not used.
     """
-    if not text:
+    if not _require_text(text):
         return SmsSegments(SmsEncoding.GSM7, 0, 0)
     if _is_gsm(text):
         extensions = _gsm_extension_count(text)
@@ -439,7 +441,7 @@ def split_sms(text: str) -> tuple[str, ...]:
 
     One part when the text fits a single segment; ``()`` for empty text.
     """
-    if not text:
+    if not _require_text(text):
         return ()
     gsm = _is_gsm(text)
     units = len(text) + _gsm_extension_count(text) if gsm else _utf16_units(text)
@@ -451,14 +453,19 @@ def split_sms(text: str) -> tuple[str, ...]:
 # --- measuring ---------------------------------------------------------------------
 
 
+def _require_text(text: object) -> str:
+    if not isinstance(text, str):
+        raise InputError(f"text: expected a str, got {type(text).__name__}")
+    return text
+
+
 def measure(text: str, unit: TextUnit | str) -> int:
     """Length of ``text`` in ``unit`` (segments for SMS_SEGMENTS); ``unit`` may be its name.
 
     Raises :class:`~omnimsg.errors.InputError` for text that is not a str or an
     unknown unit.
     """
-    if not isinstance(text, str):
-        raise InputError(f"text: expected a str, got {type(text).__name__}")
+    _require_text(text)
     unit = to_enum(TextUnit, unit, "unit")
     if unit is TextUnit.CHARACTERS:
         return count_characters(text)
@@ -644,4 +651,14 @@ def render_content(
     Raises :class:`~omnimsg.errors.InputError` for a voice note without a duration
     or with a negative one.
     """
-    return _render(text, tuple(media), limits, template)
+    _require_text(text)
+    if not isinstance(limits, ContentLimits):
+        raise InputError(f"limits: expected ContentLimits, got {type(limits).__name__}")
+    if isinstance(media, Media):
+        media = (media,)
+    if isinstance(media, str | bytes) or not isinstance(media, Iterable):
+        raise InputError(f"media: expected a sequence of Media, got {type(media).__name__}")
+    items = tuple(media)
+    if not all(isinstance(item, Media) for item in items):
+        raise InputError("media: every item must be a Media")
+    return _render(text, items, limits, bool(template))

@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import attrs
 
-from omnimsg._convert import to_flag, to_optional_text, to_text
+from omnimsg._convert import shown, to_flag, to_optional_text, to_text
 from omnimsg._time import require_aware
 from omnimsg.channels.capabilities import ChannelCapabilities, ContentLimits
 from omnimsg.channels.kinds import AfterWindow, Mode
@@ -40,7 +40,7 @@ def _media(value: Media | Iterable[Media]) -> tuple[Media, ...]:
     if isinstance(value, Media):
         return (value,)
     if isinstance(value, str) or not isinstance(value, Iterable):
-        raise InputError(f"media: expected Media or a sequence of Media, got {value!r}")
+        raise InputError(f"media: expected Media or a sequence of Media, got {shown(value)}")
     items = tuple(value)
     for i, item in enumerate(items):
         if not isinstance(item, Media):
@@ -103,6 +103,8 @@ class Message:
 
     def render(self, limits: ContentLimits) -> OutboundContent:
         """The content as it goes under ``limits`` (cached per limits object)."""
+        if not isinstance(limits, ContentLimits):
+            raise InputError(f"limits: expected ContentLimits, got {type(limits).__name__}")
         last = self._last
         if last is not None and last[0] is limits:
             return last[1]
