@@ -232,10 +232,88 @@ def decide(
         InputError: ``now`` is not a datetime or lies outside the supported range, or
             an argument is not of its type.
     """
-    # try costs nothing until it catches: the checks a wrong argument would fail
-    # are done only once something went wrong.
+    # try costs nothing until it catches (3.11): the checks a wrong argument would
+    # fail are made only once something went wrong, so the hot path pays nothing.
     try:
-        return _decide(caps, conversation, message, now, account)
+        if now.tzinfo is None:
+            raise NaiveDatetimeError(
+                f"now must be timezone-aware, got naive datetime {now.isoformat()!r}"
+            )
+
+        # Consent first (X1, B12): the one consent rule, for every marketing send.
+        if message.marketing or message.broadcast:
+            refusal = consent_refusal(
+                conversation.consent.status,
+                broadcast=message.broadcast,
+                double_opt_in=caps.double_opt_in is not None,
+                broadcasts=caps.broadcasts,
+            )
+            if refusal is not None:
+                return _REFUSED[refusal]
+
+        window = caps.window
+        last = conversation.last_inbound_at
+        closes: datetime | None = None
+        remaining: int | None = None
+        paid = False
+        if window is None:
+            if last is None and caps.requires_prior_inbound:
+                return _NO_PRIOR_INBOUND
+            mode = _FREE_FORM if message.template is None else _TEMPLATE
+            reason = _NO_WINDOW
+        elif last is not None and now < (closes := last + window):
+            cap = caps.window_outbound_cap
+            if cap is not None:
+                remaining = cap - conversation.outbound_since_inbound
+                if remaining <= 0:
+                    return _CAP_REACHED
+            mode = _FREE_FORM if message.template is None else _TEMPLATE
+            reason = _WITHIN
+        elif (
+            # The HUMAN_AGENT reply inside the extended window is common enough (an agent
+            # answering after a day) to be decided here without a call (W3, W4).
+            last is not None
+            and (tag := message.tag) is not None
+            and tag == caps.extended_window_tag
+            and (extended := caps.extended_window) is not None
+            and now < (closes := last + extended)
+        ):
+            mode, reason = _TAG, _WITHIN_EXTENDED
+        elif (
+            # A template outside the window is what a broadcast mostly sends (W2).
+            message.template is not None
+            and caps.after_window is _AFTER_TEMPLATE
+            and (last is not None or not caps.requires_prior_inbound)
+        ):
+            closes = None
+            mode, reason = _TEMPLATE, _TEMPLATE_OUTSIDE
+        else:
+            closes = None
+            granted = _outside_window(caps, message, now, account, last)
+            if isinstance(granted, Decision):
+                return granted
+            mode, reason, closes, remaining, paid = granted
+
+        # A template where the channel has none (C3): say what may go instead.
+        if message.template is not None and not caps.templates:
+            return _refuse(
+                _FREE_FORM if mode is _TEMPLATE else mode, Reason.TEMPLATES_NOT_SUPPORTED, closes
+            )
+
+        # Content last (C1-C6, X3): rendered once per message and content limits.
+        limits = caps.content
+        rendered = message._last
+        if rendered is not None and rendered[0] is limits:
+            content = rendered[1]
+        else:
+            content = message.render(limits)
+        problem = content.problem
+        if problem is not None:
+            return _new(Decision, (False, mode, problem, closes, remaining, paid, content))
+        paid_modes = caps.paid_modes
+        if paid_modes and mode in paid_modes:
+            paid = True
+        return _new(Decision, (True, mode, reason, closes, remaining, paid, content))
     except (AttributeError, TypeError, OverflowError) as exc:
         raise _bad_arguments(caps, conversation, message, now, account, exc) from None
 
@@ -267,94 +345,6 @@ def _bad_arguments(
     if isinstance(exc, OverflowError):
         return InputError(f"now: {now.isoformat()} is too close to the ends of the date range")
     return InputError(f"decide: unusable arguments ({type(exc).__name__}: {exc})")
-
-
-def _decide(
-    caps: ChannelCapabilities,
-    conversation: ConversationState,
-    message: Message,
-    now: datetime,
-    account: AccountState | None,
-) -> Decision:
-    if now.tzinfo is None:
-        raise NaiveDatetimeError(
-            f"now must be timezone-aware, got naive datetime {now.isoformat()!r}"
-        )
-
-    # Consent first (X1, B12): the one consent rule, for every marketing send.
-    if message.marketing or message.broadcast:
-        refusal = consent_refusal(
-            conversation.consent.status,
-            broadcast=message.broadcast,
-            double_opt_in=caps.double_opt_in is not None,
-            broadcasts=caps.broadcasts,
-        )
-        if refusal is not None:
-            return _REFUSED[refusal]
-
-    window = caps.window
-    last = conversation.last_inbound_at
-    closes: datetime | None = None
-    remaining: int | None = None
-    paid = False
-    if window is None:
-        if last is None and caps.requires_prior_inbound:
-            return _NO_PRIOR_INBOUND
-        mode = _FREE_FORM if message.template is None else _TEMPLATE
-        reason = _NO_WINDOW
-    elif last is not None and now < (closes := last + window):
-        cap = caps.window_outbound_cap
-        if cap is not None:
-            remaining = cap - conversation.outbound_since_inbound
-            if remaining <= 0:
-                return _CAP_REACHED
-        mode = _FREE_FORM if message.template is None else _TEMPLATE
-        reason = _WITHIN
-    elif (
-        # The HUMAN_AGENT reply inside the extended window is common enough (an agent
-        # answering after a day) to be decided here without a call (W3, W4).
-        last is not None
-        and (tag := message.tag) is not None
-        and tag == caps.extended_window_tag
-        and (extended := caps.extended_window) is not None
-        and now < (closes := last + extended)
-    ):
-        mode, reason = _TAG, _WITHIN_EXTENDED
-    elif (
-        # A template outside the window is what a broadcast mostly sends (W2).
-        message.template is not None
-        and caps.after_window is _AFTER_TEMPLATE
-        and (last is not None or not caps.requires_prior_inbound)
-    ):
-        closes = None
-        mode, reason = _TEMPLATE, _TEMPLATE_OUTSIDE
-    else:
-        closes = None
-        granted = _outside_window(caps, message, now, account, last)
-        if isinstance(granted, Decision):
-            return granted
-        mode, reason, closes, remaining, paid = granted
-
-    # A template where the channel has none (C3): say what may go instead.
-    if message.template is not None and not caps.templates:
-        return _refuse(
-            _FREE_FORM if mode is _TEMPLATE else mode, Reason.TEMPLATES_NOT_SUPPORTED, closes
-        )
-
-    # Content last (C1-C6, X3): rendered once per message and content limits.
-    limits = caps.content
-    rendered = message._last
-    if rendered is not None and rendered[0] is limits:
-        content = rendered[1]
-    else:
-        content = message.render(limits)
-    problem = content.problem
-    if problem is not None:
-        return _new(Decision, (False, mode, problem, closes, remaining, paid, content))
-    paid_modes = caps.paid_modes
-    if paid_modes and mode in paid_modes:
-        paid = True
-    return _new(Decision, (True, mode, reason, closes, remaining, paid, content))
 
 
 def _outside_window(
