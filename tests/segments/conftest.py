@@ -36,7 +36,8 @@ class Backend:
         self, contacts: Iterable[Contact], segments: Iterable[Segment], *, now: datetime
     ) -> list[set[str]]:
         """Load ``contacts``, run each segment's query, roll everything back."""
-        from omnimsg.segments.sql import load_contacts, select_contact_ids
+        from omnimsg.segments.sql import select_contact_ids
+        from omnimsg.stores.sql import load_contacts
 
         with self.engine.connect() as conn:
             conn.execution_options(**self.options)
@@ -55,7 +56,8 @@ def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend
     """SQLite in a file, with ``omnimsg_fold`` registered on every connection."""
     import sqlalchemy as sa
 
-    from omnimsg.segments.sql import create_reference_schema, install_sqlite_functions
+    from omnimsg.segments.sql import install_sqlite_functions
+    from omnimsg.stores.sql import create_reference_schema
 
     path = tmp_path_factory.mktemp("segments") / "contacts.sqlite"
     engine = sa.create_engine(f"sqlite:///{path}")
@@ -71,7 +73,7 @@ def postgres_backend(postgres_engine: Any) -> Iterator[Backend]:
     """The PostgreSQL server, in a schema unique to this test session."""
     import sqlalchemy as sa
 
-    from omnimsg.segments.sql import create_reference_schema
+    from omnimsg.stores.sql import create_reference_schema
 
     schema = f"omnimsg_segments_{uuid.uuid4().hex[:12]}"
     options = {"schema_translate_map": {None: schema}}

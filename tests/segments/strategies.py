@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 
 from omnimsg.channels.kinds import ChannelKind
 from omnimsg.contacts import ChannelIdentity, Contact, ConversationStatus
-from omnimsg.policy.optin import SubscriptionStatus
 from omnimsg.segments.fields import (
     STANDARD_FIELDS,
     FieldSpec,
@@ -34,6 +33,7 @@ from omnimsg.segments.fields import (
     custom_field,
     shape_of,
 )
+from omnimsg.state import SubscriptionStatus
 
 CUSTOM_FIELDS: dict[str, FieldType] = {
     "score": FieldType.NUMBER,

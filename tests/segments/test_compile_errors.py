@@ -9,7 +9,7 @@ segment are reported as omnimsg errors naming the argument or the node, never as
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omnimsg.contacts import Contact
+from omnimsg.channels.kinds import ChannelKind
+from omnimsg.contacts import ChannelIdentity, Contact
 from omnimsg.errors import InputError, NaiveDatetimeError, SegmentError
 from omnimsg.segments import (
     AllGroup,
@@ -213,22 +214,83 @@ INVALID_NODES = [
     ),
     pytest.param(
         Condition(field=_TAGS, op=Operator.HAS_ANY, value="vip"),
-        r"condition \(tags has_any\): the value 'vip' does not fit",
+        r"condition \(tags has_any\): the value does not fit the operator \(value: "
+        r"expected an array, got a string\)",
         id="set operator without a list",
     ),
     pytest.param(
         Condition(field=STANDARD_FIELDS["email"], op=Operator.CONTAINS, value=7),
-        r"condition \(email contains\): the value 7 does not fit",
+        r"condition \(email contains\): the value does not fit .*expected a string, got a number",
         id="substring operator without a string",
     ),
     pytest.param(
         Condition(field=_CREATED, op=Operator.WITHIN_LAST, value=7),
-        r"condition \(created_at within_last\): the value 7 does not fit",
+        r"condition \(created_at within_last\): the value does not fit .*\{\"amount\"",
         id="period operator without a period",
     ),
     pytest.param(
+        Condition(field=STANDARD_FIELDS["email"], op=Operator.EQUALS, value="a\x00b"),
+        r"condition \(email equals\): .*value: a string may not contain NUL",
+        id="NUL in a value",
+    ),
+    pytest.param(
+        Condition(field=STANDARD_FIELDS["email"], op=Operator.EQUALS, value="a\ud800"),
+        r"condition \(email equals\): .*lone surrogate",
+        id="lone surrogate in a value",
+    ),
+    pytest.param(
+        Condition(field=_TAGS, op=Operator.HAS_ANY, value=("t",) * 1001),
+        r"condition \(tags has_any\): .*at most 1000 items",
+        id="list beyond MAX_LIST_ITEMS",
+    ),
+    pytest.param(
+        Condition(field=_CREATED, op=Operator.BEFORE, value=datetime(2024, 1, 1)),
+        r"condition \(created_at before\): .*needs a UTC offset",
+        id="naive datetime value",
+    ),
+    pytest.param(
+        Condition(field=_SCORE, op=Operator.GT, value=2**64),
+        r"condition \(custom.score gt\): .*64 bits",
+        id="integer beyond 64 bits",
+    ),
+    pytest.param(
+        Condition(field=_SCORE, op=Operator.BETWEEN, value=(9, 1)),
+        r"condition \(custom.score between\): .*low end of the range is greater",
+        id="range upside down",
+    ),
+    pytest.param(
+        Condition(field=STANDARD_FIELDS["subscription"], op=Operator.EQUALS, value="subscribed"),
+        r"condition \(subscription equals\): sender: the subscription field needs a sender",
+        id="subscription without a sender",
+    ),
+    pytest.param(
+        Condition(field=_TAGS, op=Operator.IS_SET, sender="wa-main"),
+        r"condition \(tags is_set\): sender: sender is only used with the subscription",
+        id="sender on another field",
+    ),
+    pytest.param(
+        Condition(field=custom_field("a\x00b", FieldType.STRING), op=Operator.IS_SET),
+        r"a custom field name may not contain NUL",
+        id="NUL in a custom field name",
+    ),
+    pytest.param(
+        Condition(field=_TAGS, op="has_any", value=("vip",)),  # type: ignore[arg-type]
+        r"condition \(tags 'has_any'\): the operator does not apply",
+        id="operator as a plain string",
+    ),
+    pytest.param(
+        AllGroup("abc"),  # type: ignore[arg-type]
+        r"children must be a tuple of nodes",
+        id="children not a tuple",
+    ),
+    pytest.param(
+        AllGroup((Condition(field=_TAGS, op=Operator.IS_SET), NotGroup(AnyGroup((None,))))),  # type: ignore[arg-type]
+        r": all\[1\]\.not\.any\[0\]: not a valid segment node: None",
+        id="the path of a nested bad node",
+    ),
+    pytest.param(
         Condition(field=_SCORE, op=Operator.BETWEEN, value=5),
-        r"condition \(custom.score between\): the value 5 does not fit",
+        r"condition \(custom.score between\): the value does not fit .*expected an array",
         id="range operator without a range",
     ),
 ]
@@ -251,3 +313,119 @@ def test_something_else_than_a_segment_is_a_segment_error(name: str) -> None:
     data = {"field": "tags", "op": "contains", "value": "vip"}
     with pytest.raises(SegmentError, match=f"{name}: expected a Segment"):
         COMPILERS[name](data, NOW)  # type: ignore[arg-type]
+
+
+def test_a_period_refuses_what_it_cannot_resolve() -> None:
+    """SPEC A1: a hand-built period is checked when built, not when resolved."""
+    for amount, unit, message in [
+        (0, PeriodUnit.DAYS, "expected 1 to"),
+        (10**9, PeriodUnit.HOURS, "expected 1 to"),
+        ("7", PeriodUnit.DAYS, "expected a whole number"),
+        (True, PeriodUnit.DAYS, "expected a whole number"),
+        (7, "fortnights", "period unit"),
+        (7, None, "period unit"),
+    ]:
+        with pytest.raises(SegmentError, match=message):
+            Period(amount=amount, unit=unit)  # type: ignore[arg-type]
+    assert Period(amount=7, unit="days") == Period(amount=7, unit=PeriodUnit.DAYS)
+
+
+class _NoOffset(tzinfo):
+    """A tzinfo that knows no offset: its datetimes are naive in all but name."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "nowhere"
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+
+class _Broken(_NoOffset):
+    """A tzinfo that fails when asked for its offset."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        raise RuntimeError("no offset today")
+
+
+@pytest.mark.parametrize("name", list(COMPILERS))
+def test_a_now_whose_tzinfo_gives_no_offset_is_naive(name: str) -> None:
+    """SPEC A1: a tzinfo whose utcoffset() is None makes a naive now, refused as such."""
+    now = datetime(2024, 5, 1, 12, tzinfo=_NoOffset())
+    with pytest.raises(NaiveDatetimeError, match=f"{name}: now"):
+        COMPILERS[name](_period("within_last", 7, "days"), now)
+
+
+@pytest.mark.parametrize("name", list(COMPILERS))
+def test_a_now_whose_tzinfo_fails_is_an_input_error(name: str) -> None:
+    """SPEC A1: a failing tzinfo is named, not a RuntimeError from the compiler."""
+    now = datetime(2024, 5, 1, 12, tzinfo=_Broken())
+    with pytest.raises(InputError, match=f"{name}: now"):
+        COMPILERS[name](_period("within_last", 7, "days"), now)
+
+
+_EAST = timezone(timedelta(hours=5))
+_WEST = timezone(timedelta(hours=-5))
+EDGE_VALUES = [
+    datetime.max.replace(tzinfo=_WEST),
+    datetime.min.replace(tzinfo=_EAST),
+    datetime.max.replace(tzinfo=UTC),
+    datetime.min.replace(tzinfo=UTC),
+    datetime.max.replace(tzinfo=ZoneInfo("America/New_York")),
+]
+"""Aware values whose UTC instant lies outside years 1-9999 (or just at their ends)."""
+
+
+def _edge_contacts() -> list[Contact]:
+    people = []
+    for number, at in enumerate(EDGE_VALUES):
+        people.append(
+            Contact(
+                id=f"e{number}",
+                created_at=at,
+                custom={"renewal": at},
+                identities=[
+                    ChannelIdentity("a", ChannelKind.SMS, "1", last_inbound_at=at),
+                    ChannelIdentity("b", ChannelKind.SMS, "2", last_inbound_at=NOW),
+                ],
+            )
+        )
+    return people
+
+
+DATE_CONDITIONS = [
+    {"op": "within_last", "value": {"amount": 1, "unit": "hours"}},
+    {"op": "more_than_ago", "value": {"amount": 1, "unit": "days"}},
+    {"op": "before", "value": "2024-01-01T00:00:00Z"},
+    {"op": "after", "value": "9999-12-31T00:00:00Z"},
+    {"op": "between", "value": ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"]},
+    {"op": "is_set"},
+]
+
+
+@pytest.mark.parametrize("field", ["created_at", "last_inbound_at", "custom.renewal"])
+@pytest.mark.parametrize("condition", DATE_CONDITIONS, ids=lambda c: c["op"])
+@pytest.mark.parametrize("now", [*EDGE_VALUES, NOW], ids=str)
+def test_a_predicate_at_the_ends_of_the_date_range_answers_or_refuses_at_compile_time(
+    field: str, condition: dict[str, Any], now: datetime
+) -> None:
+    """SPEC A1: near datetime.max and datetime.min (with offsets that push the instant
+    past year 9999 or before year 1) a predicate says True or False, or compiling
+    raises SegmentError; never an OverflowError while filtering."""
+    segment = parse_segment({"field": field, **condition}, custom_fields={"renewal": "datetime"})
+    try:
+        predicate = compile_segment(segment, now=now)
+    except SegmentError:
+        return
+    assert all(type(predicate(contact)) is bool for contact in _edge_contacts())
+
+
+def test_the_latest_inbound_is_found_beyond_the_utc_range() -> None:
+    """SPEC A1: 23:00 on 9999-12-31 at UTC-5 is later than any instant in 9999 UTC."""
+    contact = _edge_contacts()[0]
+    segment = parse_segment(
+        {"field": "last_inbound_at", "op": "after", "value": "9999-12-31T23:00:00Z"}
+    )
+    assert compile_segment(segment, now=NOW)(contact) is True

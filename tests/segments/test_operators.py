@@ -16,9 +16,9 @@ import pytest
 
 from omnimsg.channels.kinds import ChannelKind
 from omnimsg.contacts import ChannelIdentity, Contact, ConversationStatus
-from omnimsg.policy.optin import SubscriptionStatus
 from omnimsg.segments import Operator, parse_segment
 from omnimsg.segments.fields import STANDARD_FIELDS, FieldSpec
+from omnimsg.state import SubscriptionStatus
 
 from .conftest import Evaluate
 

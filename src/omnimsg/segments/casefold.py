@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from functools import cache
 from types import MappingProxyType
 
+from omnimsg.errors import InputError
+
 __all__ = ["fold_case", "fold_table", "fold_table_strings"]
 
 
@@ -61,7 +63,12 @@ def fold_table() -> Mapping[int, str]:
 
 
 def fold_case(text: str) -> str:
-    """Return ``text`` with every character replaced by its simple case folding."""
+    """Return ``text`` with every character replaced by its simple case folding.
+
+    Raises :class:`~omnimsg.errors.InputError` when ``text`` is not a ``str``.
+    """
+    if not isinstance(text, str):
+        raise InputError(f"fold_case: expected a str, got {type(text).__name__}")
     if text.isascii():
         return text.lower()
     return text.translate(_translate_table())

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from omnimsg.segments.fields import FieldSpec, Operator, Period, ValueKind
 
 if TYPE_CHECKING:
-    from omnimsg.segments.model import ConditionValue
+    from omnimsg.segments.values import ConditionValue
 
 __all__ = ["describe_condition", "describe_value"]
 

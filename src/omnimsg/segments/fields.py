@@ -3,9 +3,9 @@
 This module is data. Every other module of :mod:`omnimsg.segments` (parsing, the JSON
 Schema, descriptions, the Python and SQL compilers) looks fields and operators up in
 the tables below and keeps no list of its own, so adding an operator to a kind here is
-the first step, and the tests fail until every compiler knows it. The few checks
-both compilers make on their input (:func:`require_now`, :func:`is_known_field`) live
-here too, so Python and SQL refuse the same things.
+the first step, and the tests fail until every compiler knows it. The checks of a
+compiler's input (:func:`require_now`, :func:`is_known_field`) live here too and are
+made once, by the walk both compilers share (:mod:`omnimsg.segments.walk`).
 """
 
 from __future__ import annotations
@@ -289,22 +289,50 @@ def require_now(now: object, where: str) -> datetime:
     """Check the ``now`` a segment is compiled against and return it.
 
     Raises :class:`~omnimsg.errors.InputError` naming ``where`` and ``now`` when it is
-    not a ``datetime`` (a ``date``, a string, ``None``), and
-    :class:`~omnimsg.errors.NaiveDatetimeError` when it has no UTC offset.
+    not a ``datetime`` (a ``date``, a string, ``None``) or its tzinfo fails when asked
+    for its offset, and :class:`~omnimsg.errors.NaiveDatetimeError` when it has no UTC
+    offset (no tzinfo, or a tzinfo whose ``utcoffset()`` is ``None``).
     """
     if not isinstance(now, datetime):
         raise InputError(
-            f"{where}: now must be a timezone-aware datetime, got {type(now).__name__} {now!r}"
+            f"{where}: now must be a timezone-aware datetime, got {type(now).__name__}"
         )
     return require_aware(now, f"{where}: now")
 
 
+def _period_unit(value: object) -> PeriodUnit:
+    if isinstance(value, PeriodUnit):
+        return value
+    if isinstance(value, str) and value in _UNIT_VALUES:
+        return PeriodUnit(value)
+    shown = repr(value)[:40] if isinstance(value, str) else type(value).__name__
+    raise SegmentError(f"period unit: expected one of {', '.join(_UNIT_VALUES)}, got {shown}")
+
+
+_UNIT_VALUES = tuple(unit.value for unit in PeriodUnit)
+
+
 @attrs.frozen
 class Period:
-    """A relative period such as "7 days", resolved against ``now`` when compiled."""
+    """A relative period such as "7 days", resolved against ``now`` when compiled.
+
+    ``amount`` is a whole number from 1 to :data:`PERIOD_LIMITS` of ``unit`` (a
+    :class:`PeriodUnit` or its value). Raises :class:`~omnimsg.errors.SegmentError`
+    for anything else, so every period can be resolved and described.
+    """
 
     amount: int
-    unit: PeriodUnit
+    unit: PeriodUnit = attrs.field(converter=_period_unit)
+
+    def __attrs_post_init__(self) -> None:
+        amount: object = self.amount
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise SegmentError(
+                f"period amount: expected a whole number, got {type(amount).__name__}"
+            )
+        limit = PERIOD_LIMITS[self.unit]
+        if not 1 <= amount <= limit:
+            raise SegmentError(f"expected 1 to {limit} {self.unit.value}")
 
     def cutoff(self, now: datetime) -> datetime:
         """The instant ``amount`` ``unit`` before ``now``, in UTC.
@@ -476,8 +504,9 @@ def is_known_field(spec: object) -> bool:
     The compilers check hand-built conditions with it, so only the fields of this
     module reach generated code or SQL.
     """
-    if not isinstance(spec, FieldSpec):
+    if not isinstance(spec, FieldSpec) or not isinstance(spec.name, str):
         return False
-    if spec.custom_name is not None and spec.custom_type is not None:
-        return spec == custom_field(spec.custom_name, spec.custom_type)
+    name, field_type = spec.custom_name, spec.custom_type
+    if isinstance(name, str) and isinstance(field_type, FieldType):
+        return spec == custom_field(name, field_type)
     return STANDARD_FIELDS.get(spec.name) == spec

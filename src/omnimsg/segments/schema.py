@@ -15,7 +15,6 @@ from typing import Any
 
 from omnimsg.channels.kinds import ChannelKind
 from omnimsg.contacts import ConversationStatus
-from omnimsg.policy.optin import SubscriptionStatus
 from omnimsg.segments.describe import describe_condition
 from omnimsg.segments.fields import (
     PERIOD_LIMITS,
@@ -29,8 +28,9 @@ from omnimsg.segments.fields import (
     custom_field,
     shape_of,
 )
-from omnimsg.segments.model import MAX_LIST_ITEMS
 from omnimsg.segments.parse import parse_custom_fields
+from omnimsg.segments.values import MAX_LIST_ITEMS
+from omnimsg.state import SubscriptionStatus
 
 __all__ = ["SCHEMA_DIALECT", "segment_json_schema"]
 
