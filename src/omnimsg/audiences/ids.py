@@ -10,27 +10,26 @@ This module owns two steps and nothing else:
   that ``account_id`` and ``external_id``. An id that does not belong is never
   dropped silently; it comes back as a :class:`RejectedId` with a stable reason code.
 
-The caller supplies the lookup (a mapping, a callable, or a :class:`ContactIndex`);
+The caller supplies the contacts as a :class:`~omnimsg.protocols.ContactSource`;
 this module does no I/O and keeps no state between calls.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
 
 import attrs
 
+from omnimsg.audiences._checks import count, text, to_enum, to_tuple
+from omnimsg.audiences._text import BOM, show, show_value, type_name
 from omnimsg.contacts import Contact
 from omnimsg.errors import InputError
+from omnimsg.protocols import ContactSource
 
 __all__ = [
     "MAX_ID_LENGTH",
-    "AccountAwareLookup",
-    "ContactIndex",
-    "ContactLookup",
     "IdAudience",
     "IdList",
     "IdRejection",
@@ -45,26 +44,23 @@ MAX_ID_LENGTH = 256
 
 # Unicode whitespace (str.split() semantics) plus the two punctuation separators of A3.
 _SEPARATORS = re.compile(r"[\s,;]+")
-_BOM = "\ufeff"
-_SHOWN_CHARS = 40
 
 
 class IdRejection(StrEnum):
     """Why an id of a pasted list is not sent to (A4). Values are stable strings."""
 
     UNKNOWN_ID = "unknown_id"
-    """No contact has this id on the chosen account (and none elsewhere, if known)."""
+    """No contact has this id on the chosen account, nor on any other."""
     OTHER_ACCOUNT = "other_account"
     """The id belongs to a contact on another channel account."""
     MALFORMED_ID = "malformed_id"
     """The piece cannot be an id: too long, or it holds control or invisible characters."""
 
 
-def _show(value: str) -> str:
-    """``repr`` of a value cut to a readable length, for messages."""
-    if len(value) <= _SHOWN_CHARS:
-        return repr(value)
-    return repr(value[:_SHOWN_CHARS]) + "…"
+def _length_limit(value: object, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InputError(f"{name}: expected a whole number of at least 1, got {show_value(value)}")
+    return value
 
 
 def id_problem(value: str, max_length: int = MAX_ID_LENGTH) -> str | None:
@@ -73,17 +69,27 @@ def id_problem(value: str, max_length: int = MAX_ID_LENGTH) -> str | None:
     An id is at most ``max_length`` characters and holds no control, format
     (zero-width, BOM), surrogate or private-use character. Whitespace never reaches
     here from :func:`parse_id_list`, since it separates ids.
+
+    Raises:
+        InputError: ``value`` is not text, or ``max_length`` not a whole number >= 1.
     """
-    if len(value) > max_length:
-        return f"id {_show(value)} is {len(value)} characters long; ids have at most {max_length}"
+    if not isinstance(value, str):
+        raise InputError(f"id_problem: expected the id as text, got {type_name(value)}")
+    limit = _length_limit(max_length, "max_length")
+    if len(value) > limit:
+        return f"id {show(value)} is {len(value)} characters long; ids have at most {limit}"
     if value.isprintable():
         return None
     # str.isprintable() is all(c.isprintable()), so some character is the culprit.
     position, char = next((p, c) for p, c in enumerate(value, start=1) if not c.isprintable())
     return (
-        f"id {_show(value)} contains the control or invisible character "
+        f"id {show(value)} contains the control or invisible character "
         f"U+{ord(char):04X} at position {position}"
     )
+
+
+def _ids(value: object) -> tuple[str, ...]:
+    return to_tuple(value, str, "IdList.ids")
 
 
 @attrs.frozen
@@ -94,9 +100,9 @@ class IdList:
     earlier piece, so ``read == len(ids) + duplicates``.
     """
 
-    ids: tuple[str, ...]
-    read: int
-    duplicates: int
+    ids: tuple[str, ...] = attrs.field(converter=_ids)
+    read: int = attrs.field(validator=count)
+    duplicates: int = attrs.field(validator=count)
 
 
 def parse_id_list(text: str | Iterable[str]) -> IdList:
@@ -110,16 +116,27 @@ def parse_id_list(text: str | Iterable[str]) -> IdList:
         An :class:`IdList`. Separators are whitespace of any kind (including CRLF and
         tabs), ``,`` and ``;``, in any mix and number; a byte order mark at the very
         start is dropped. Ids are compared exactly (case-sensitive).
+
+    Raises:
+        InputError: ``text`` is neither text nor an iterable of text (bytes included:
+            decode them first).
     """
-    chunks: Iterable[str] = (text,) if isinstance(text, str) else text
+    chunks: Iterable[object]
+    if isinstance(text, str):
+        chunks = (text,)
+    elif isinstance(text, bytes | bytearray | memoryview) or not isinstance(text, Iterable):
+        raise InputError(
+            f"parse_id_list: expected text or an iterable of text, got {type_name(text)}"
+        )
+    else:
+        chunks = text
     seen: dict[str, None] = {}
     read = 0
-    first = True
-    for chunk in chunks:
-        if first:
-            first = False
-            if chunk.startswith(_BOM):
-                chunk = chunk[1:]
+    for number, chunk in enumerate(chunks):
+        if not isinstance(chunk, str):
+            raise InputError(f"parse_id_list: chunk {number} is {type_name(chunk)}, expected text")
+        if number == 0:
+            chunk = chunk.removeprefix(BOM)
         for piece in _SEPARATORS.split(chunk):
             if piece:
                 read += 1
@@ -127,65 +144,12 @@ def parse_id_list(text: str | Iterable[str]) -> IdList:
     return IdList(ids=tuple(seen), read=read, duplicates=read - len(seen))
 
 
-class ContactLookup(Protocol):
-    """Find the contact with an identity on a channel account, or ``None``."""
-
-    def __call__(self, account_id: str, external_id: str, /) -> Contact | None: ...
+def _reason(value: object) -> IdRejection:
+    return to_enum(value, IdRejection, "RejectedId.reason")
 
 
-@runtime_checkable
-class AccountAwareLookup(Protocol):
-    """A lookup that can also say which accounts an external id exists on.
-
-    With it, :func:`resolve_id_list` reports :attr:`IdRejection.OTHER_ACCOUNT`
-    instead of :attr:`IdRejection.UNKNOWN_ID` for ids of another account.
-    """
-
-    def __call__(self, account_id: str, external_id: str, /) -> Contact | None: ...
-
-    def accounts_for(self, external_id: str, /) -> Collection[str]:
-        """The accounts on which some contact has ``external_id``."""
-        ...
-
-
-class ContactIndex:
-    """An in-memory :class:`AccountAwareLookup` over an iterable of contacts.
-
-    Indexes every :class:`ChannelIdentity` of every contact by
-    ``(account_id, external_id)``.
-
-    Raises:
-        InputError: two different contacts claim the same identity on one account.
-    """
-
-    __slots__ = ("_accounts", "_by_identity")
-
-    def __init__(self, contacts: Iterable[Contact]) -> None:
-        by_identity: dict[tuple[str, str], Contact] = {}
-        accounts: dict[str, set[str]] = {}
-        for contact in contacts:
-            for identity in contact.identities:
-                key = (identity.account_id, identity.external_id)
-                other = by_identity.setdefault(key, contact)
-                if other.id != contact.id:
-                    raise InputError(
-                        f"contacts {other.id!r} and {contact.id!r} both claim id "
-                        f"{identity.external_id!r} on account {identity.account_id!r}"
-                    )
-                accounts.setdefault(identity.external_id, set()).add(identity.account_id)
-        self._by_identity = by_identity
-        self._accounts = {external_id: frozenset(ids) for external_id, ids in accounts.items()}
-
-    def __call__(self, account_id: str, external_id: str, /) -> Contact | None:
-        """The contact with ``external_id`` on ``account_id``, or ``None``."""
-        return self._by_identity.get((account_id, external_id))
-
-    def accounts_for(self, external_id: str, /) -> Collection[str]:
-        """The accounts on which some contact has ``external_id``."""
-        return self._accounts.get(external_id, frozenset())
-
-    def __len__(self) -> int:
-        return len(self._by_identity)
+def _accounts(value: object) -> tuple[str, ...]:
+    return to_tuple(value, str, "RejectedId.accounts")
 
 
 @attrs.frozen
@@ -196,10 +160,18 @@ class RejectedId:
     :attr:`IdRejection.OTHER_ACCOUNT`.
     """
 
-    id: str
-    reason: IdRejection
-    message: str
-    accounts: tuple[str, ...] = ()
+    id: str = attrs.field(validator=text)
+    reason: IdRejection = attrs.field(converter=_reason)
+    message: str = attrs.field(validator=text)
+    accounts: tuple[str, ...] = attrs.field(default=(), converter=_accounts)
+
+
+def _contacts(value: object) -> tuple[Contact, ...]:
+    return to_tuple(value, Contact, "IdAudience.contacts")
+
+
+def _rejected_ids(value: object) -> tuple[RejectedId, ...]:
+    return to_tuple(value, RejectedId, "IdAudience.rejected")
 
 
 @attrs.frozen
@@ -215,12 +187,12 @@ class IdAudience:
         read == duplicate_ids + len(contacts) + duplicate_contacts + len(rejected)
     """
 
-    account_id: str
-    contacts: tuple[Contact, ...]
-    rejected: tuple[RejectedId, ...]
-    read: int
-    duplicate_ids: int
-    duplicate_contacts: int = 0
+    account_id: str = attrs.field(validator=text)
+    contacts: tuple[Contact, ...] = attrs.field(converter=_contacts)
+    rejected: tuple[RejectedId, ...] = attrs.field(converter=_rejected_ids)
+    read: int = attrs.field(validator=count)
+    duplicate_ids: int = attrs.field(validator=count)
+    duplicate_contacts: int = attrs.field(default=0, validator=count)
 
     @property
     def distinct_ids(self) -> int:
@@ -239,11 +211,20 @@ def _identity_matches(contact: Contact, account_id: str, external_id: str) -> bo
     )
 
 
+def _check_source(source: object) -> None:
+    for method in ("find_identity", "accounts_for"):
+        if not callable(getattr(source, method, None)):
+            raise InputError(
+                f"resolve_id_list: source must be a ContactSource (with find_identity and "
+                f"accounts_for), got {type_name(source)} without {method}"
+            )
+
+
 def resolve_id_list(
     ids: IdList | str | Iterable[str],
     *,
     account_id: str,
-    lookup: ContactLookup | Mapping[tuple[str, str], Contact],
+    source: ContactSource,
     max_id_length: int = MAX_ID_LENGTH,
 ) -> IdAudience:
     """Match every id of a list to a contact on the chosen channel account (A4).
@@ -251,43 +232,43 @@ def resolve_id_list(
     Args:
         ids: an :class:`IdList`, or text (or chunks) that :func:`parse_id_list` reads.
         account_id: the channel account the broadcast goes out on.
-        lookup: a callable ``(account_id, external_id) -> Contact | None``, or a
-            mapping keyed by ``(account_id, external_id)``. A lookup that also has
-            ``accounts_for(external_id)`` (see :class:`AccountAwareLookup`, and
-            :class:`ContactIndex`) lets ids of other accounts be reported as such.
+        source: where contacts are found (:class:`~omnimsg.protocols.ContactSource`,
+            e.g. :class:`~omnimsg.stores.memory.MemoryContactStore`): its
+            ``find_identity`` matches each id, and its ``accounts_for`` names the
+            other accounts of an id that is not on this one.
         max_id_length: longer pieces are rejected as malformed without a lookup.
 
     Returns:
-        An :class:`IdAudience`. A contact returned by the lookup counts only if it
+        An :class:`IdAudience`. A contact the source returns counts only if it
         really has an identity with this account and id; otherwise the id is rejected.
 
     Raises:
-        InputError: ``account_id`` is empty.
+        InputError: ``account_id`` is empty or not text, ``source`` is not a
+            contact source or answers with something other than contacts and account
+            ids, ``max_id_length`` is not a whole number >= 1, or ``ids`` is not text.
     """
-    if not account_id:
-        raise InputError("resolve_id_list: account_id must not be empty")
+    if not isinstance(account_id, str) or not account_id:
+        got = show(account_id) if isinstance(account_id, str) else type_name(account_id)
+        raise InputError(f"resolve_id_list: account_id must be non-empty text, got {got}")
+    _check_source(source)
+    limit = _length_limit(max_id_length, "max_id_length")
     id_list = ids if isinstance(ids, IdList) else parse_id_list(ids)
-    find: ContactLookup
-    if isinstance(lookup, Mapping):
-        table = lookup
-
-        def find(account: str, external_id: str, /) -> Contact | None:
-            return table.get((account, external_id))
-
-    else:
-        find = lookup
-    accounts_for = lookup.accounts_for if isinstance(lookup, AccountAwareLookup) else None
 
     contacts: list[Contact] = []
     rejected: list[RejectedId] = []
     matched_ids: set[str] = set()
     duplicate_contacts = 0
     for external_id in id_list.ids:
-        problem = id_problem(external_id, max_id_length)
+        problem = id_problem(external_id, limit)
         if problem is not None:
             rejected.append(RejectedId(external_id, IdRejection.MALFORMED_ID, problem))
             continue
-        contact = find(account_id, external_id)
+        contact = source.find_identity(account_id, external_id)
+        if contact is not None and not isinstance(contact, Contact):
+            raise InputError(
+                f"resolve_id_list: source.find_identity returned {type_name(contact)}, "
+                "expected a Contact or None"
+            )
         if contact is not None and _identity_matches(contact, account_id, external_id):
             if contact.id in matched_ids:
                 duplicate_contacts += 1
@@ -295,7 +276,8 @@ def resolve_id_list(
                 matched_ids.add(contact.id)
                 contacts.append(contact)
             continue
-        rejected.append(_rejection(external_id, account_id, contact, accounts_for))
+        others = _accounts_for(source, external_id)
+        rejected.append(_rejection(external_id, account_id, contact, others))
     return IdAudience(
         account_id=account_id,
         contacts=tuple(contacts),
@@ -306,35 +288,51 @@ def resolve_id_list(
     )
 
 
+def _accounts_for(source: ContactSource, external_id: str) -> set[str]:
+    accounts: object = source.accounts_for(external_id)
+    if isinstance(accounts, str) or not isinstance(accounts, Collection):
+        raise InputError(
+            f"resolve_id_list: source.accounts_for returned {type_name(accounts)}, "
+            "expected a collection of account ids"
+        )
+    found: set[str] = set()
+    for account in accounts:
+        if not isinstance(account, str):
+            raise InputError(
+                f"resolve_id_list: source.accounts_for returned {type_name(account)} "
+                "among the account ids, expected text"
+            )
+        found.add(account)
+    return found
+
+
 def _rejection(
     external_id: str,
     account_id: str,
     wrong_contact: Contact | None,
-    accounts_for: Callable[[str], Collection[str]] | None,
+    others: set[str],
 ) -> RejectedId:
-    others: set[str] = set()
     if wrong_contact is not None:
         others.update(
             i.account_id for i in wrong_contact.identities if i.external_id == external_id
         )
-    if accounts_for is not None:
-        others.update(accounts_for(external_id))
     others.discard(account_id)
-    shown = _show(external_id)
+    shown = show(external_id)
+    account = show(account_id)
     if others:
         accounts = tuple(sorted(others))
-        listed = ", ".join(repr(a) for a in accounts)
+        listed = ", ".join(show(a) for a in accounts)
         return RejectedId(
             external_id,
             IdRejection.OTHER_ACCOUNT,
-            f"id {shown} belongs to account {listed}, not to {account_id!r}",
+            f"id {shown} belongs to account {listed}, not to {account}",
             accounts,
         )
     if wrong_contact is not None:
         message = (
-            f"id {shown}: the lookup returned contact {wrong_contact.id!r}, which has no "
-            f"identity {shown} on account {account_id!r}"
+            f"id {shown}: the source returned contact {show(wrong_contact.id)}, which has "
+            f"no identity {shown} on account {account}"
         )
     else:
-        message = f"id {shown} is not a contact of account {account_id!r}"
+        message = f"id {shown} is not a contact of account {account}"
     return RejectedId(external_id, IdRejection.UNKNOWN_ID, message)
