@@ -129,11 +129,16 @@ class ChannelIdentity:
         )
 
 
+# The converters below run for every contact built (a whole audience from a store):
+# exact-type checks come first, and the slower checks of abstract types only when
+# they fail.
+
+
 def _tags(value: Iterable[str]) -> frozenset[str]:
+    if type(value) is frozenset and all(type(tag) is str for tag in value):
+        return value
     if isinstance(value, str):
         return frozenset((value,))
-    if isinstance(value, frozenset) and all(isinstance(tag, str) for tag in value):
-        return value
     if isinstance(value, bytes | Mapping) or not isinstance(value, Iterable):
         raise InputError(
             f"Contact.tags: expected text or a set of text, got {type(value).__name__}"
@@ -145,6 +150,8 @@ def _tags(value: Iterable[str]) -> frozenset[str]:
 
 
 def _identities(value: Iterable[ChannelIdentity]) -> tuple[ChannelIdentity, ...]:
+    if type(value) is tuple and all(type(item) is ChannelIdentity for item in value):
+        return value
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise InputError(
             "Contact.identities: expected a sequence of ChannelIdentity, "
@@ -156,7 +163,13 @@ def _identities(value: Iterable[ChannelIdentity]) -> tuple[ChannelIdentity, ...]
     return identities
 
 
+_NO_CUSTOM: Mapping[str, Any] = MappingProxyType({})
+_NO_CONSENT: Mapping[str, OptInState] = MappingProxyType({})
+
+
 def _custom(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    if type(value) is dict:
+        return MappingProxyType(value.copy()) if value else _NO_CUSTOM
     if not isinstance(value, Mapping):
         raise InputError(f"Contact.custom: expected a mapping, got {type(value).__name__}")
     return MappingProxyType(dict(value))
@@ -165,6 +178,8 @@ def _custom(value: Mapping[str, Any]) -> Mapping[str, Any]:
 def _consent_records(
     value: Mapping[str, OptInState | SubscriptionStatus | str],
 ) -> Mapping[str, OptInState]:
+    if not value and type(value) is dict:
+        return _NO_CONSENT
     if not isinstance(value, Mapping):
         raise InputError(f"Contact.subscriptions: expected a mapping, got {type(value).__name__}")
     records: dict[str, OptInState] = {}
@@ -190,6 +205,7 @@ def _status(value: object) -> ConversationStatus | None:
     )
 
 
+_NONE: frozenset[ChannelKind] = frozenset()
 _CONTACT_TEXT = (
     "first_name",
     "last_name",
@@ -242,13 +258,27 @@ class Contact:
         # One pass of cheap type checks instead of a validator per field.
         if not isinstance(self.id, str):
             raise InputError(f"Contact.id: expected text, got {type(self.id).__name__}")
-        for name in _CONTACT_TEXT:
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
-                raise InputError(f"Contact.{name}: expected text, got {type(value).__name__}")
+        texts = (
+            self.first_name,
+            self.last_name,
+            self.email,
+            self.phone,
+            self.phone_region,
+            self.timezone,
+            self.language,
+            self.lifecycle,
+            self.assignee,
+        )
+        if not all(value is None or type(value) is str for value in texts):
+            for name, value in zip(_CONTACT_TEXT, texts, strict=True):
+                if value is not None and not isinstance(value, str):
+                    raise InputError(f"Contact.{name}: expected text, got {type(value).__name__}")
         if self.created_at is not None:
             _aware_instant(self.created_at, "Contact.created_at")
-        object.__setattr__(self, "channels", frozenset(i.channel for i in self.identities))
+        identities = self.identities
+        object.__setattr__(
+            self, "channels", frozenset(i.channel for i in identities) if identities else _NONE
+        )
         if self.phone is not None and self.phone_region is None:
             object.__setattr__(self, "phone_region", phone_region(self.phone))
 

@@ -39,9 +39,20 @@ def _parse(raw: str, default_region: str | None) -> phonenumbers.PhoneNumber:
     except phonenumbers.NumberParseException as exc:
         hint = "" if region or text.startswith("+") else " (no default region: use +<country code>)"
         raise PhoneNumberError(f"cannot parse phone number {shown(raw)}: {exc}{hint}") from None
-    if not phonenumbers.is_valid_number(number):
-        raise PhoneNumberError(f"phone number {shown(raw)} is not a valid number")
     return number
+
+
+def _valid(raw: str, default_region: str | None) -> tuple[phonenumbers.PhoneNumber, str | None]:
+    """The parsed number and its region, refused unless it is a valid number.
+
+    ``is_valid_number`` would look the region up itself; asking for it once and
+    checking validity for that region is the same test at half the cost.
+    """
+    number = _parse(raw, default_region)
+    region = phonenumbers.region_code_for_number(number)
+    if region is None or not phonenumbers.is_valid_number_for_region(number, region):
+        raise PhoneNumberError(f"phone number {shown(raw)} is not a valid number")
+    return number, (str(region) if region and region != "ZZ" else None)
 
 
 def normalize_phone(raw: str, default_region: str | None = None) -> str:
@@ -50,7 +61,7 @@ def normalize_phone(raw: str, default_region: str | None = None) -> str:
     ``default_region`` (ISO 3166 alpha-2, e.g. ``"US"``) is used for numbers written
     without a country code. Raises :class:`~omnimsg.errors.PhoneNumberError`.
     """
-    number = _parse(raw, default_region)
+    number, _ = _valid(raw, default_region)
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
@@ -60,10 +71,8 @@ def parse_phone(raw: str, default_region: str | None = None) -> tuple[str, str |
     Building a contact needs both; parsing twice costs about 40 % more per number.
     Raises :class:`~omnimsg.errors.PhoneNumberError`.
     """
-    number = _parse(raw, default_region)
-    e164 = str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
-    region = phonenumbers.region_code_for_number(number)
-    return e164, (str(region) if region and region != "ZZ" else None)
+    number, region = _valid(raw, default_region)
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)), region
 
 
 def phone_region(e164: str) -> str | None:
