@@ -17,7 +17,7 @@ from omnimsg.audiences.columns import REJECT_REASON_COLUMN
 from omnimsg.audiences.formula import guard_patterns
 from omnimsg.audiences.options import check_delimiter
 from omnimsg.audiences.report import CsvImportReport, RejectedRow
-from omnimsg.errors import InputError
+from omnimsg.errors import AudienceError, InputError
 
 __all__ = ["RejectedRowWriter", "TextSink", "write_rejected_rows"]
 
@@ -37,6 +37,22 @@ def _text_cells(cells: object, what: str) -> tuple[str, ...]:
         if not isinstance(cell, str):
             raise InputError(f"{what}: every cell must be text, got {type_name(cell)}")
     return tuple(cells)
+
+
+def _translated(writerow: Callable[[Iterable[str]], object]) -> Callable[[Iterable[str]], object]:
+    """``writerow`` whose stream failures are omnimsg errors (the one place they are)."""
+
+    def write(cells: Iterable[str]) -> object:
+        try:
+            return writerow(cells)
+        except TypeError:
+            raise InputError(
+                "stream: expected a text stream (open the file in text mode, newline='')"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise AudienceError(f"cannot write the rejected rows: {exc}") from None
+
+    return write
 
 
 class RejectedRowWriter:
@@ -97,7 +113,7 @@ class RejectedRowWriter:
         # Known only now when the writer serves as on_rejected: the row carries it.
         self._delimiter = self._delimiter or delimiter or ","
         writer = csv.writer(self._stream, delimiter=self._delimiter, quoting=csv.QUOTE_ALL)
-        self._writerow = writer.writerow
+        self._writerow = _translated(writer.writerow)
         names = header if header is not None else (self._header or ())
         self._writerow(self._guarded((REJECT_REASON_COLUMN, *names)))
         return self._writerow

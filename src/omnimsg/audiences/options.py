@@ -82,6 +82,9 @@ def _to_types(value: object) -> Mapping[str, FieldType]:
     for name, kind in value.items():
         key = _text_key(name, "custom_types")
         try:
+            # Only text is looked up: Enum's own error would repr anything else.
+            if not isinstance(kind, str):
+                raise TypeError
             types[key] = FieldType(kind)
         except (ValueError, TypeError):
             known = ", ".join(t.value for t in FieldType)
