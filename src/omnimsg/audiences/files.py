@@ -6,16 +6,17 @@ directory, a FIFO, a device or a socket is refused before anything is read or
 written, without blocking (a FIFO is opened non-blocking, then checked). Every way
 a path can fail (missing, unreadable, a NUL in it, an unknown encoding, bytes the
 encoding cannot decode) is an :class:`~omnimsg.errors.AudienceError` naming the path.
+Opening goes through :mod:`omnimsg._files`, as every file omnimsg opens does.
 """
 
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable, Iterator, MutableMapping
 from os import PathLike
 from typing import IO
 
+from omnimsg._files import describe_failure, open_regular
 from omnimsg.audiences._text import show, type_name
 from omnimsg.audiences.export import write_rejected_rows
 from omnimsg.audiences.importer import check_import_arguments, import_contacts_csv
@@ -28,10 +29,6 @@ __all__ = ["import_contacts_csv_file", "write_rejected_rows_file"]
 
 # Paths are shown whole unless absurdly long: the path is what the reader looks for.
 _SHOWN_PATH = 300
-
-# Opening a FIFO for reading blocks until a writer comes; non-blocking, it returns at
-# once and fstat tells what it is. On a regular file the flag changes nothing.
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def _path_text(path: object) -> str:
@@ -57,48 +54,6 @@ def _check_encoding(encoding: object, where: str) -> str:
     return encoding
 
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    if isinstance(exc, UnicodeError):
-        return "the path cannot be encoded for the file system"
-    return str(exc) or type_name(exc)
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    return "not a regular file"
-
-
-def _open_regular(path: str, where: str, flags: int) -> int:
-    """A descriptor of the regular file at ``path``, or :class:`AudienceError`."""
-    try:
-        # Only for a clearer message: a FIFO without a reader fails to open for writing.
-        mode = os.stat(path).st_mode
-    except (OSError, ValueError, UnicodeError):
-        pass
-    else:
-        if not stat.S_ISREG(mode):
-            raise AudienceError(f"{where}: it is {_kind(mode)}; only regular files are used")
-    try:
-        fd = os.open(path, flags | _NONBLOCK, 0o666)
-    except (OSError, ValueError, UnicodeError) as exc:
-        raise AudienceError(f"{where}: cannot open it: {_reason(exc)}") from None
-    try:
-        # Checked again on what was opened, in case the path changed in between.
-        mode = os.fstat(fd).st_mode
-    except OSError as exc:
-        os.close(fd)
-        raise AudienceError(f"{where}: cannot open it: {_reason(exc)}") from None
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise AudienceError(f"{where}: it is {_kind(mode)}; only regular files are used")
-    return fd
-
-
 def _text_file(fd: int, mode: str, encoding: str) -> IO[str]:
     try:
         return open(fd, mode, encoding=encoding, errors="surrogateescape", newline="")
@@ -120,7 +75,8 @@ def _lines(stream: IO[str], where: str) -> Iterator[str]:
             f"({exc.reason}); check the file's encoding"
         ) from None
     except OSError as exc:
-        raise AudienceError(f"{where}: cannot read line {number + 1}: {_reason(exc)}") from None
+        reason = describe_failure(exc)
+        raise AudienceError(f"{where}: cannot read line {number + 1}: {reason}") from None
 
 
 def import_contacts_csv_file(
@@ -151,7 +107,8 @@ def import_contacts_csv_file(
     where = f"contacts file {show(name, _SHOWN_PATH)}"
     _check_encoding(encoding, where)
     check_import_arguments(sink, options, on_rejected, dedupe_index)
-    stream = _text_file(_open_regular(name, where, os.O_RDONLY), "r", encoding)
+    fd = open_regular(name, what="contacts file", error=AudienceError)
+    stream = _text_file(fd, "r", encoding)
     try:
         with stream:
             return import_contacts_csv(
@@ -216,11 +173,11 @@ def write_rejected_rows_file(
     name = _path_text(path)
     where = f"rejected-rows file {show(name, _SHOWN_PATH)}"
     _check_encoding(encoding, where)
-    stream = _text_file(
-        _open_regular(name, where, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w", encoding
-    )
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    fd = open_regular(name, what="rejected-rows file", error=AudienceError, flags=flags)
+    stream = _text_file(fd, "w", encoding)
     try:
         with stream:
             return write_rejected_rows(report, _EncodingSafeWriter(stream, encoding))
     except OSError as exc:
-        raise AudienceError(f"{where}: cannot write it: {_reason(exc)}") from None
+        raise AudienceError(f"{where}: cannot write it: {describe_failure(exc)}") from None

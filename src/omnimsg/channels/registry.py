@@ -12,8 +12,6 @@ from __future__ import annotations
 import bisect
 import copy
 import functools
-import os
-import stat
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time
@@ -24,6 +22,7 @@ from typing import Any
 import attrs
 from pydantic import BaseModel, ValidationError
 
+from omnimsg._files import read_regular
 from omnimsg._time import require_aware
 from omnimsg.channels.capabilities import (
     ChannelCapabilities,
@@ -221,29 +220,20 @@ def load_profile(name_or_path: str | Path, *, root: str | Path | None = None) ->
 def _read_file(path: Path, root: Path | None) -> str:
     """The text of a profile file: regular, inside ``root``, UTF-8, not too large."""
     shown = str(path)[:300]
-    try:
-        resolved = path.resolve()
-        if root is not None and not resolved.is_relative_to(root):
+    if root is not None:
+        try:
+            inside = path.resolve().is_relative_to(root)
+        except (OSError, ValueError, RuntimeError) as exc:
+            # RuntimeError: a loop of symbolic links (Path.resolve).
+            raise ConfigurationError(f"cannot read profile file {shown}: {exc}") from None
+        if not inside:
             raise ConfigurationError(
                 f"profile file {shown} is outside the profile root {root}; "
                 "extends may only name files inside it or built-in profiles"
             )
-        fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except (OSError, ValueError, RuntimeError) as exc:
-        # RuntimeError: a loop of symbolic links (Path.resolve).
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigurationError(f"cannot read profile file {shown}: {reason}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ConfigurationError(f"profile file {shown} is not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_PROFILE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read profile file {shown}: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_PROFILE_BYTES:
-        raise ConfigurationError(f"profile file {shown} is larger than {MAX_PROFILE_BYTES:,} bytes")
+    data = read_regular(
+        path, what="profile file", error=ConfigurationError, max_bytes=MAX_PROFILE_BYTES
+    )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
