@@ -16,17 +16,16 @@ from hypothesis import strategies as st
 from omnimsg.channels.capabilities import ContentLimits
 from omnimsg.channels.kinds import MediaDelivery, TextUnit
 from omnimsg.errors import InputError
-from omnimsg.policy import content
+from omnimsg.policy import graphemes
 from omnimsg.policy.content import (
     Media,
     MediaKind,
     OutboundContent,
     SmsEncoding,
-    count_characters,
     measure,
     render_content,
-    split_graphemes,
 )
+from omnimsg.policy.graphemes import count_characters, split_graphemes
 from omnimsg.policy.reasons import RULE_OF, Reason
 
 LINK = "https://ex.co/p.jpg"
@@ -118,7 +117,7 @@ def test_c6_split_graphemes_gives_the_clusters_counted() -> None:
 def test_c6_letter_blocks_skipped_when_building_the_tables_hold_no_marks() -> None:
     """SPEC C6: the blocks the table builder skips really are plain letters (or unassigned)."""
     plain = {"Lo", "Cn", "Co", "Cs"}
-    for lo, hi in content._LETTER_BLOCKS:
+    for lo, hi in graphemes._LETTER_BLOCKS:
         categories = set(map(unicodedata.category, map(chr, range(lo, hi + 1))))
         assert categories <= plain, f"{lo:X}..{hi:X}: {categories - plain}"
     assert all(unicodedata.category(chr(cp)) == "Cs" for cp in range(0xD800, 0xE000))
@@ -149,7 +148,7 @@ def test_c6_never_more_characters_than_code_points(text: str) -> None:
 @given(st.text(alphabet=st.characters(max_codepoint=0x2FF), max_size=60))
 def test_c6_fast_path_below_combining_marks_agrees_with_the_segmentation(text: str) -> None:
     """SPEC C6: the shortcut for text below U+0300 gives the same count as the tables."""
-    assert count_characters(text) == len(content._graphemes()[0].findall(text))
+    assert count_characters(text) == len(graphemes._graphemes()[0].findall(text))
 
 
 # measure ---------------------------------------------------------------------------
@@ -515,23 +514,23 @@ def _break_property(ch: str) -> str:
         return {"\r": "CR", "\n": "LF"}[ch]
     if cp == 0x200D:
         return "ZWJ"
-    if _within(content._EXTEND_EXTRA, cp):
+    if _within(graphemes._EXTEND_EXTRA, cp):
         return "Extend"
-    if _within(content._PREPEND, cp):
+    if _within(graphemes._PREPEND, cp):
         return "Prepend"
     if 0x1F1E6 <= cp <= 0x1F1FF:
         return "RI"
-    for name, ranges in (("L", content._HANGUL_L), ("V", content._HANGUL_V)):
+    for name, ranges in (("L", graphemes._HANGUL_L), ("V", graphemes._HANGUL_V)):
         if _within(ranges, cp):
             return name
-    if _within(content._HANGUL_T, cp):
+    if _within(graphemes._HANGUL_T, cp):
         return "T"
     if 0xAC00 <= cp <= 0xD7A3:
         return "LV" if (cp - 0xAC00) % 28 == 0 else "LVT"
     category = unicodedata.category(ch)
     if category in ("Mn", "Me"):
         return "Extend"
-    if (category == "Mc" and not _within(content._NOT_SPACING, cp)) or cp in (0x0E33, 0x0EB3):
+    if (category == "Mc" and not _within(graphemes._NOT_SPACING, cp)) or cp in (0x0E33, 0x0EB3):
         return "SpacingMark"
     if category in ("Cc", "Cf", "Zl", "Zp", "Cs") or (
         category == "Cn" and 0xE0000 <= cp <= 0xE0FFF
@@ -541,7 +540,7 @@ def _break_property(ch: str) -> str:
 
 
 def _pictographic(ch: str) -> bool:
-    return _within(content._EXTENDED_PICTOGRAPHIC, ord(ch))
+    return _within(graphemes._EXTENDED_PICTOGRAPHIC, ord(ch))
 
 
 def _after_emoji_zwj(text: str, props: list[str], i: int) -> bool:

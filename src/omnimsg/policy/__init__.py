@@ -10,14 +10,13 @@ from omnimsg.policy.content import (
     OutboundContent,
     SmsEncoding,
     SmsSegments,
-    count_characters,
     measure,
     render_content,
     sms_segments,
-    split_graphemes,
     split_sms,
 )
 from omnimsg.policy.decision import Decision, Message, decide
+from omnimsg.policy.graphemes import count_characters, split_graphemes
 from omnimsg.policy.optin import (
     DeliverBroadcast,
     DropBroadcast,
