@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from odd_zones import NoOffset
 from omnimsg import (
     AccountState,
     ChannelIdentity,
@@ -122,28 +123,17 @@ def test_states_refuse_instants_at_the_ends_of_the_date_range() -> None:
             AccountState().after_chatbot_initiated(extreme)
 
 
-class _NoOffset(tzinfo):
-    def utcoffset(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def dst(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def tzname(self, dt: datetime | None) -> str | None:
-        return None
-
-
 def test_a_tzinfo_without_an_offset_counts_as_naive() -> None:
     with pytest.raises(NaiveDatetimeError):
-        ConversationState(last_inbound_at=datetime(2026, 1, 1, tzinfo=_NoOffset()))
+        ConversationState(last_inbound_at=datetime(2026, 1, 1, tzinfo=NoOffset()))
     with pytest.raises(InputError, match="no UTC offset"):
-        AccountState(timezone=_NoOffset())
+        AccountState(timezone=NoOffset())
     with pytest.raises(NaiveDatetimeError):
         decide(
             WECHAT,
             ConversationState(last_inbound_at=NOW),
             Message(text="x"),
-            now=datetime(2026, 1, 1, tzinfo=_NoOffset()),
+            now=datetime(2026, 1, 1, tzinfo=NoOffset()),
         )
 
 

@@ -9,7 +9,7 @@ segment are reported as omnimsg errors naming the argument or the node, never as
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from odd_zones import BrokenOffset, NoOffset
 from omnimsg.channels.kinds import ChannelKind
 from omnimsg.contacts import ChannelIdentity, Contact
 from omnimsg.errors import InputError, NaiveDatetimeError, SegmentError
@@ -330,30 +331,10 @@ def test_a_period_refuses_what_it_cannot_resolve() -> None:
     assert Period(amount=7, unit="days") == Period(amount=7, unit=PeriodUnit.DAYS)
 
 
-class _NoOffset(tzinfo):
-    """A tzinfo that knows no offset: its datetimes are naive in all but name."""
-
-    def utcoffset(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def tzname(self, dt: datetime | None) -> str:
-        return "nowhere"
-
-    def dst(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-
-class _Broken(_NoOffset):
-    """A tzinfo that fails when asked for its offset."""
-
-    def utcoffset(self, dt: datetime | None) -> timedelta | None:
-        raise RuntimeError("no offset today")
-
-
 @pytest.mark.parametrize("name", list(COMPILERS))
 def test_a_now_whose_tzinfo_gives_no_offset_is_naive(name: str) -> None:
     """SPEC A1: a tzinfo whose utcoffset() is None makes a naive now, refused as such."""
-    now = datetime(2024, 5, 1, 12, tzinfo=_NoOffset())
+    now = datetime(2024, 5, 1, 12, tzinfo=NoOffset())
     with pytest.raises(NaiveDatetimeError, match=f"{name}: now"):
         COMPILERS[name](_period("within_last", 7, "days"), now)
 
@@ -361,7 +342,7 @@ def test_a_now_whose_tzinfo_gives_no_offset_is_naive(name: str) -> None:
 @pytest.mark.parametrize("name", list(COMPILERS))
 def test_a_now_whose_tzinfo_fails_is_an_input_error(name: str) -> None:
     """SPEC A1: a failing tzinfo is named, not a RuntimeError from the compiler."""
-    now = datetime(2024, 5, 1, 12, tzinfo=_Broken())
+    now = datetime(2024, 5, 1, 12, tzinfo=BrokenOffset())
     with pytest.raises(InputError, match=f"{name}: now"):
         COMPILERS[name](_period("within_last", 7, "days"), now)
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from odd_zones import BrokenOffset, NoOffset
 from omnimsg.contacts import Contact
 from omnimsg.errors import OmnimsgError
 from omnimsg.segments import (
@@ -51,26 +52,6 @@ BOUND = 5.0
 """Seconds any one call may take: generous, far below what a quadratic path needs."""
 
 
-class _NoOffset(tzinfo):
-    """A tzinfo that knows no offset."""
-
-    def utcoffset(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def tzname(self, dt: datetime | None) -> str:
-        return "nowhere"
-
-    def dst(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-
-class _Broken(_NoOffset):
-    """A tzinfo that fails when asked for its offset."""
-
-    def utcoffset(self, dt: datetime | None) -> timedelta | None:
-        raise RuntimeError("no offset today")
-
-
 class _BadRepr:
     def __repr__(self) -> str:
         raise RuntimeError("no repr either")
@@ -96,7 +77,7 @@ def _deep_groups(depth: int, key: str) -> dict[str, Any]:
 
 LONG = "é" * 100_000
 WEST, EAST = timezone(timedelta(hours=-5)), timezone(timedelta(hours=5))
-BROKEN_NOW = datetime(2024, 1, 1, tzinfo=_Broken())
+BROKEN_NOW = datetime(2024, 1, 1, tzinfo=BrokenOffset())
 """Kept out of the drawn values: hashing it raises, and Hypothesis hashes what it draws."""
 
 SPECIAL: list[Any] = [
@@ -122,7 +103,7 @@ SPECIAL: list[Any] = [
     datetime.max.replace(tzinfo=WEST),
     datetime.min.replace(tzinfo=EAST),
     datetime.max,
-    datetime(2024, 1, 1, tzinfo=_NoOffset()),
+    datetime(2024, 1, 1, tzinfo=NoOffset()),
     date(2024, 1, 1),
     timedelta(days=1),
     {"all": []},
@@ -143,7 +124,7 @@ hostile = st.one_of(
     st.binary(max_size=20),
     st.lists(st.integers(), max_size=5),
     st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
-    st.datetimes(timezones=st.sampled_from([UTC, WEST, EAST, _NoOffset()]).map(_zone)),
+    st.datetimes(timezones=st.sampled_from([UTC, WEST, EAST, NoOffset()]).map(_zone)),
     st.datetimes(),
 )
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from odd_zones import BrokenOffset, NoOffset
 from omnimsg.channels.kinds import ChannelKind
 from omnimsg.contacts import ChannelIdentity, Contact
 from omnimsg.errors import InputError, OmnimsgError, StoreError
@@ -166,29 +167,9 @@ def test_loading_refuses_what_sql_cannot_hold(
         load_contacts(connection, [contact])
 
 
-class _NoOffset(tzinfo):
-    """A tzinfo that knows no offset."""
-
-    def utcoffset(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def tzname(self, dt: datetime | None) -> str:
-        return "nowhere"
-
-    def dst(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-
-class _Broken(_NoOffset):
-    """A tzinfo that fails when asked for its offset."""
-
-    def utcoffset(self, dt: datetime | None) -> timedelta | None:
-        raise RuntimeError("no offset today")
-
-
 def test_a_custom_date_time_without_an_offset_is_missing(connection: sa.Connection) -> None:
     """SPEC section 3: a naive custom datetime counts as missing, so nothing is stored."""
-    naive = datetime(2024, 1, 1, tzinfo=_NoOffset())
+    naive = datetime(2024, 1, 1, tzinfo=NoOffset())
     assert load_contacts(connection, [Contact(id="z", custom={"d": naive})]) == 1
     assert _count(connection, contact_custom_values) == 0
 
@@ -197,7 +178,7 @@ def test_a_custom_date_time_whose_tzinfo_fails_is_an_input_error(
     sqlite_connection: sa.Connection,
 ) -> None:
     """Only omnimsg errors escape, even when a value's tzinfo raises."""
-    broken = datetime(2024, 1, 1, tzinfo=_Broken())
+    broken = datetime(2024, 1, 1, tzinfo=BrokenOffset())
     with pytest.raises(InputError, match=r"'z'.custom\['d'\]: the custom value cannot be read"):
         load_contacts(sqlite_connection, [Contact(id="z", custom={"d": broken})])
 
