@@ -25,6 +25,7 @@ from omnimsg.phones import parse_phone, phone_region, phone_time_zones
 from omnimsg.state import OptInState, SubscriptionStatus
 
 __all__ = [
+    "TEXT_FIELDS",
     "ChannelIdentity",
     "Contact",
     "ConversationStatus",
@@ -206,7 +207,7 @@ def _status(value: object) -> ConversationStatus | None:
 
 
 _NONE: frozenset[ChannelKind] = frozenset()
-_CONTACT_TEXT = (
+TEXT_FIELDS = (
     "first_name",
     "last_name",
     "email",
@@ -217,6 +218,7 @@ _CONTACT_TEXT = (
     "lifecycle",
     "assignee",
 )
+"""The contact's plain text fields, in the order stores and checks read them."""
 
 
 @attrs.frozen
@@ -270,7 +272,7 @@ class Contact:
             self.assignee,
         )
         if not all(value is None or type(value) is str for value in texts):
-            for name, value in zip(_CONTACT_TEXT, texts, strict=True):
+            for name, value in zip(TEXT_FIELDS, texts, strict=True):
                 if value is not None and not isinstance(value, str):
                     raise InputError(f"Contact.{name}: expected text, got {type(value).__name__}")
         if self.created_at is not None:
@@ -330,7 +332,7 @@ class Contact:
             raise InputError(f"contact.id: expected text or a whole number, got {shown(raw_id)}")
         cid = str(raw_id)
         where = f"contact {shown(cid)}"
-        text = {name: _text_field(data, name, where) for name in _TEXT_FIELDS}
+        text = {name: _text_field(data, name, where) for name in _FREE_TEXT}
         phone = _text_field(data, "phone", where)
         e164 = region = None
         if phone is not None:
@@ -361,7 +363,8 @@ class Contact:
         )
 
 
-_TEXT_FIELDS = ("first_name", "last_name", "email", "timezone", "language", "lifecycle", "assignee")
+# The text fields from_dict takes as they are (the phone is parsed, its region derived).
+_FREE_TEXT = tuple(name for name in TEXT_FIELDS if name not in ("phone", "phone_region"))
 
 
 def _text_field(data: Mapping[str, Any], name: str, where: str) -> str | None:

@@ -6,8 +6,8 @@ decision with a reason code, never an exception; only bad input raises.
 
 All window, mode and quota logic lives in :func:`decide`; the consent rule is in
 :mod:`omnimsg.policy.consent`, content rules in :mod:`omnimsg.policy.content`, and the
-state it reads in :mod:`omnimsg.state`. The order of checks is: consent (X1, B12),
-broadcast support (B4), templates (C3), window and mode (W1–W8), content (C1–C6, X3).
+state it reads in :mod:`omnimsg.state`. The order of checks is: consent with broadcast
+support (X1, B12, B4), window and mode (W1–W8), templates (C3), content (C1–C6, X3).
 ``decide`` is the one consent gate: the opt-in machine asks the same rule.
 
 ``decide`` is the hot path: it builds nothing it can reuse. Decisions that do not

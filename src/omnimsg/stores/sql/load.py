@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from omnimsg._time import require_aware
-from omnimsg.contacts import ChannelIdentity, Contact
+from omnimsg.contacts import TEXT_FIELDS, ChannelIdentity, Contact
 from omnimsg.errors import InputError
 from omnimsg.segments.compiler import custom_value_type
 from omnimsg.segments.fields import INT64_BOUND, FieldType
@@ -29,19 +29,8 @@ from omnimsg.stores.sql.schema import CUSTOM_VALUE_COLUMNS, REFERENCE_TABLES, Co
 __all__ = ["load_contacts"]
 
 _LOAD_ORDER = ("contacts", "tags", "identities", "custom_values", "subscriptions")
-_TEXT_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "phone_region",
-    "timezone",
-    "language",
-    "lifecycle",
-    "assignee",
-    "conversation_status",
-    "last_interacted_channel",
-)
+# The enums are stored as their text values.
+_TEXT_FIELDS = (*TEXT_FIELDS, "conversation_status", "last_interacted_channel")
 
 
 def _shown(value: object) -> str:
