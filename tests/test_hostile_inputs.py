@@ -361,6 +361,7 @@ OVERRIDES: dict[tuple[str, str], Factory] = {
     ("parse_segment", "data"): lambda env: ex("segment_data"),
     ("profile_from_dict", "data"): lambda env: dict(ex("respondio").raw),
     ("Contact.from_dict", "data"): lambda env: {"id": "c9", "phone": "+34600000009"},
+    ("Contact.trusted", "id"): lambda env: "c9",
     ("ChannelIdentity.from_dict", "data"): lambda env: {
         "account_id": "wa-1",
         "channel": "whatsapp",

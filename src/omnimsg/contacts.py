@@ -207,6 +207,7 @@ def _status(value: object) -> ConversationStatus | None:
 
 
 _NONE: frozenset[ChannelKind] = frozenset()
+_new_contact = object.__new__
 TEXT_FIELDS = (
     "first_name",
     "last_name",
@@ -283,6 +284,63 @@ class Contact:
         )
         if self.phone is not None and self.phone_region is None:
             object.__setattr__(self, "phone_region", phone_region(self.phone))
+
+    @classmethod
+    def trusted(
+        cls,
+        id: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        phone_region: str | None = None,
+        timezone: str | None = None,
+        language: str | None = None,
+        lifecycle: str | None = None,
+        tags: frozenset[str] = frozenset(),
+        custom: Mapping[str, CustomValue] = _NO_CUSTOM,
+        identities: tuple[ChannelIdentity, ...] = (),
+        last_interacted_channel: ChannelKind | None = None,
+        conversation_status: ConversationStatus | None = None,
+        assignee: str | None = None,
+        subscriptions: Mapping[str, OptInState] = _NO_CONSENT,
+        created_at: datetime | None = None,
+    ) -> Contact:
+        """Build a contact from values a store wrote itself, checking nothing.
+
+        The fast path for stores reading their own rows back: every value must
+        already be of its field's type (``tags`` a frozenset, ``identities`` a tuple
+        of :class:`ChannelIdentity`, enums as enums, ``custom`` and
+        ``subscriptions`` read-only mappings, ``phone_region`` derived), as
+        :meth:`from_dict` or the constructor would have made it. Outside data goes
+        through :meth:`from_dict`.
+        """
+        contact = _new_contact(cls)
+        _s = _SLOT_SETTERS
+        _s[0](contact, id)
+        _s[1](contact, first_name)
+        _s[2](contact, last_name)
+        _s[3](contact, email)
+        _s[4](contact, phone)
+        _s[5](contact, phone_region)
+        _s[6](contact, timezone)
+        _s[7](contact, language)
+        _s[8](contact, lifecycle)
+        _s[9](contact, tags)
+        _s[10](contact, custom)
+        _s[11](contact, identities)
+        _s[12](contact, last_interacted_channel)
+        _s[13](contact, conversation_status)
+        _s[14](contact, assignee)
+        _s[15](contact, subscriptions)
+        _s[16](contact, created_at)
+        try:
+            _s[17](contact, frozenset(i.channel for i in identities) if identities else _NONE)
+        except (AttributeError, TypeError):
+            raise InputError(
+                "Contact.trusted: identities must be a tuple of ChannelIdentity"
+            ) from None
+        return contact
 
     @property
     def name(self) -> str:
@@ -361,6 +419,11 @@ class Contact:
             subscriptions=_subscription_field(data.get("subscriptions"), where),
             created_at=_aware_or_none(data.get("created_at"), f"{where}.created_at"),
         )
+
+
+# Slot setters in field order: Contact.trusted writes the slots directly (attrs'
+# frozen __setattr__ refuses assignment; the slots' own descriptors do not).
+_SLOT_SETTERS = tuple(Contact.__dict__[f.name].__set__ for f in attrs.fields(Contact))
 
 
 # The text fields from_dict takes as they are (the phone is parsed, its region derived).

@@ -195,6 +195,26 @@ class ConversationState:
     outbound_since_inbound: int = attrs.field(default=0, converter=_outbound_count)
     consent: OptInState = attrs.field(default=_NOT_ASKED, converter=_consent)
 
+    @classmethod
+    def trusted(
+        cls,
+        last_inbound_at: datetime | None = None,
+        outbound_since_inbound: int = 0,
+        consent: OptInState = _NOT_ASKED,
+    ) -> ConversationState:
+        """Build a state from values already of their types, checking nothing.
+
+        The fast path for a planner or store building one state per recipient from
+        values it holds already validated: ``last_inbound_at`` an aware UTC datetime
+        or ``None``, ``outbound_since_inbound`` a non-negative int, ``consent`` an
+        :class:`OptInState`. Outside data goes through the constructor.
+        """
+        state = _new_state(cls)
+        _SET_LAST(state, last_inbound_at)
+        _SET_COUNT(state, outbound_since_inbound)
+        _SET_CONSENT(state, consent)
+        return state
+
     @property
     def subscription(self) -> SubscriptionStatus:
         """The consent status (``consent.status``)."""
@@ -242,6 +262,13 @@ class ConversationState:
             if last is not None and at_utc is not None and at_utc < last:
                 return self
         return attrs.evolve(self, outbound_since_inbound=self.outbound_since_inbound + 1)
+
+
+_new_state = object.__new__
+# The slots' own setters (attrs' frozen __setattr__ refuses assignment).
+_SET_LAST = ConversationState.__dict__["last_inbound_at"].__set__
+_SET_COUNT = ConversationState.__dict__["outbound_since_inbound"].__set__
+_SET_CONSENT = ConversationState.__dict__["consent"].__set__
 
 
 def conversation_state(
