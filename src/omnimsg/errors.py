@@ -11,7 +11,9 @@ reason code, never an exception. Exceptions are for bad input and broken backend
     ├── InputError (ValueError)
     │   ├── NaiveDatetimeError        a datetime without tzinfo was passed in
     │   ├── PhoneNumberError          a phone number is not a valid number
-    │   └── SnippetError              a snippet variable is missing or malformed
+    │   ├── SnippetError              a snippet variable is missing or malformed
+    │   ├── DraftError                a broadcast draft breaks a rule (carries every problem)
+    │   └── LifecycleError            a broadcast status change that is not allowed
     ├── SegmentError (ValueError)
     │   └── SegmentValidationError    a segment JSON is malformed (carries every problem)
     ├── AudienceError (ValueError)    an id list or CSV cannot be read at all
@@ -32,7 +34,9 @@ __all__ = [
     "AudienceError",
     "ConfigurationError",
     "ConformanceError",
+    "DraftError",
     "InputError",
+    "LifecycleError",
     "NaiveDatetimeError",
     "OmnimsgError",
     "PhoneNumberError",
@@ -94,6 +98,25 @@ class PhoneNumberError(InputError):
 
 class SnippetError(InputError):
     """A snippet (C5) names a variable that is missing or is malformed."""
+
+
+class DraftError(InputError):
+    """A broadcast draft cannot be planned; ``problems`` lists every one found.
+
+    Each problem is ``(path, rule, message)``: the draft field (``content.sms[0].text``,
+    ``rate``), the SPEC rule it breaks (``C1``, ``B10``) or ``""``, and what is wrong.
+    """
+
+    def __init__(self, problems: Sequence[tuple[str, str, str]]) -> None:
+        self.problems = tuple((str(p), str(r), str(m)) for p, r, m in problems)
+        lines = "; ".join(
+            f"{p or '<root>'}: {m}" + (f" (SPEC {r})" if r else "") for p, r, m in self.problems
+        )
+        super().__init__(f"invalid broadcast draft: {lines}")
+
+
+class LifecycleError(InputError):
+    """A broadcast cannot move from its status to the one asked (B1's lifecycle)."""
 
 
 class ProblemDetail(tuple[str, str]):
