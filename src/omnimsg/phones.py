@@ -17,7 +17,13 @@ from omnimsg.errors import PhoneNumberError
 _MAX_PHONE_LENGTH = 250
 """phonenumbers itself refuses longer input; checked first so no time is spent on it."""
 
-__all__ = ["normalize_phone", "parse_phone", "phone_region", "phone_time_zones"]
+__all__ = [
+    "normalize_phone",
+    "parse_phone",
+    "phone_region",
+    "phone_time_zones",
+    "prefix_time_zones",
+]
 
 
 def _parse(raw: str, default_region: str | None) -> phonenumbers.PhoneNumber:
@@ -103,3 +109,42 @@ def _zones(e164: str) -> tuple[str, ...]:
         return ()
     zones = phone_timezone.time_zones_for_number(number)
     return tuple(z for z in zones if z != "Etc/Unknown")
+
+
+
+
+_PREFIX_ZONES: dict[str, tuple[str, ...]] = {}
+_TYPE_DIGITS = 5  # national digits that tell a number's type (mobile, fixed) in every plan
+
+
+@lru_cache(maxsize=1024)
+def _key_length(head: str) -> int:
+    """How many leading characters of an E.164 number fix its time zones."""
+    for cc_len in (1, 2, 3):
+        code = head[1 : 1 + cc_len]
+        if code.isdigit() and int(code) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            longest = max(
+                (len(k) for k in phone_timezone.TIMEZONE_DATA if k.startswith(code)),
+                default=cc_len,
+            )
+            return 1 + max(longest, cc_len + _TYPE_DIGITS)
+    return 1 + phone_timezone.TIMEZONE_LONGEST_PREFIX
+
+
+def prefix_time_zones(e164: str) -> tuple[str, ...]:
+    """:func:`phone_time_zones` for numbers already validated, cached per leading digits (X2).
+
+    The planner's fast path over large audiences. A number's zones follow from its
+    leading digits: the country code, the longest prefix the zone data list for that
+    country, and the first digits that tell a mobile from a fixed line. The answer
+    is cached per those digits instead of per number.
+    """
+    if not isinstance(e164, str):
+        return ()
+    head = e164[: _key_length(e164[:4])]
+    found = _PREFIX_ZONES.get(head)
+    if found is None:
+        found = phone_time_zones(e164)
+        if len(_PREFIX_ZONES) < 200_000:
+            _PREFIX_ZONES[head] = found
+    return found

@@ -345,6 +345,14 @@ def _paid_terms(value: object) -> bool:
     return to_flag(value, "paid_chatbot_terms")
 
 
+def _tier(value: object) -> int:
+    return to_count(value, "tier")
+
+
+def _quality_low(value: object) -> bool:
+    return to_flag(value, "quality_low")
+
+
 def _month(instant: datetime, zone: tzinfo) -> tuple[int, int]:
     local = instant.astimezone(zone)
     return (local.year, local.month)
@@ -359,13 +367,18 @@ class AccountState:
     chatbot-initiated messages sent in the calendar month ``chatbot_month`` (year,
     month) (W6); a count for another month is a count of zero, and a count without a
     month is refused. ``paid_chatbot_terms``: the account agreed to paid commercial
-    terms, so sends beyond the free quota go, paid.
+    terms, so sends beyond the free quota go, paid. ``tier`` is the sender's
+    messaging tier now, an index into its channel's
+    :class:`~omnimsg.channels.capabilities.TierPolicy` limits (0: the first, B13);
+    ``quality_low``: its quality rating is low, so it does not move up (B14).
     """
 
     timezone: tzinfo = attrs.field(default=UTC, converter=_timezone)
     chatbot_month: tuple[int, int] | None = attrs.field(default=None, converter=_year_month)
     chatbot_initiated_count: int = attrs.field(default=0, converter=_chatbot_count)
     paid_chatbot_terms: bool = attrs.field(default=False, converter=_paid_terms)
+    tier: int = attrs.field(default=0, converter=_tier)
+    quality_low: bool = attrs.field(default=False, converter=_quality_low)
 
     def __attrs_post_init__(self) -> None:
         if self.chatbot_initiated_count and self.chatbot_month is None:

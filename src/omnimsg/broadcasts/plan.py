@@ -1,0 +1,1027 @@
+"""The plan: who gets what, on which account, in which batch, not before when (SPEC 4).
+
+:func:`plan_broadcast` is a pure function of a draft, an audience, a profile, the
+senders' state and ``now``. It streams one :class:`~omnimsg.broadcasts.outcomes.
+ContactOutcome` per audience entry, in audience order, and keeps only what the
+limits need (one lane per sender account, one quiet-hours calendar), so a plan of
+any size runs in bounded memory. It reads and never writes: a broadcast changes no
+contact's last interacted channel (B5) and no state.
+
+For each contact, in order:
+
+1. the channel and its candidate sender accounts: the draft's account (B2), or the
+   contact's last interacted channel among the selected ones (B3, B4, B6), and on
+   it the senders that can reach the contact (its identity, or its phone on
+   phone-addressed channels; B11: a team's numbers share the load);
+2. the decision of :func:`omnimsg.decide` for each candidate (windows W1–W8,
+   consent X1 and B12, content C1–C6, X3): allowed, held for the double opt-in, or
+   refused with its reason;
+3. the frequency cap across broadcasts (X4);
+4. a place in time on the chosen account: the earliest instant that keeps its rate
+   (B10), daily recipients (B11), tier (B13, B14), the recipient's quiet hours
+   (X2) and an open window where the decision needs one, within 7 days of the
+   start (B10).
+
+Every send carries an idempotency key made from the draft id, the start, the
+contact and the message (X5), so the same inputs give the same plan, byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from omnimsg._time import require_aware
+from omnimsg.broadcasts.lanes import (
+    DAY,
+    Intervals,
+    Lane,
+    QuietCalendar,
+    Slot,
+    from_micros,
+    micros_of,
+    to_micros,
+    zone_of,
+)
+from omnimsg.broadcasts.model import BroadcastMessage, Draft, Targeting
+from omnimsg.broadcasts.outcomes import (
+    ContactOutcome,
+    OutcomeKind,
+    PlannedSend,
+    PlanReason,
+    SendKind,
+    reason_rule,
+)
+from omnimsg.broadcasts.summary import PlanSummary, SummaryBuilder
+from omnimsg.channels.capabilities import ChannelCapabilities, QuietHours
+from omnimsg.channels.kinds import ChannelKind, Mode
+from omnimsg.channels.registry import Profile
+from omnimsg.contacts import ChannelIdentity, Contact
+from omnimsg.errors import InputError, SnippetError, UnknownChannelError
+from omnimsg.phones import prefix_time_zones
+from omnimsg.policy.decision import Decision, Message, decide
+from omnimsg.policy.optin import OptInRules, next_prompt_at
+from omnimsg.policy.reasons import Reason
+from omnimsg.policy.snippets import contact_variables, parse_snippet
+from omnimsg.protocols import ContactSource, StateStore
+from omnimsg.segments.compiler import compile_segment
+from omnimsg.state import AccountState, ConversationState, OptInState, SenderUsage
+
+if TYPE_CHECKING:
+    from typing import TextIO
+
+__all__ = ["PHONE_CHANNELS", "SEVEN_DAYS", "Plan", "plan_broadcast", "plan_test_send"]
+
+SEVEN_DAYS = timedelta(days=7)
+"""How long one broadcast may take, from its start to its last send (B10)."""
+
+PHONE_CHANNELS = frozenset({ChannelKind.SMS, ChannelKind.WHATSAPP})
+"""Channels that reach a contact by phone number: any sender of the kind can send."""
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_NOT_ASKED = OptInState()
+_HELD_REASONS = frozenset({Reason.OPT_IN_REQUIRED, Reason.OPT_IN_PENDING})
+_SAID_NO = frozenset({Reason.OPTED_OUT, Reason.OPT_IN_DECLINED})
+_UNCOUNTED = frozenset({Reason.WITHIN_WINDOW, Reason.WITHIN_EXTENDED_WINDOW})
+_PLANNED = OutcomeKind.PLANNED
+_HELD = OutcomeKind.HELD
+_EXCLUDED = OutcomeKind.EXCLUDED
+_MESSAGE = SendKind.MESSAGE
+_new = tuple.__new__
+
+History = Mapping[str, Sequence[datetime]] | Callable[[str], Iterable[datetime]]
+"""Earlier marketing sends to each contact, by contact id, for the frequency cap (X4)."""
+
+
+class _Sender:
+    """One sending account while planning: its lane, capabilities and state."""
+
+    __slots__ = ("account", "account_id", "caps", "chatbot_used", "kind", "lane", "rules")
+
+    def __init__(
+        self,
+        account_id: str,
+        kind: ChannelKind,
+        caps: ChannelCapabilities,
+        lane: Lane,
+        account: AccountState,
+    ) -> None:
+        self.account_id = account_id
+        self.kind = kind
+        self.caps = caps
+        self.lane = lane
+        self.account = account
+        self.chatbot_used = 0
+        self.rules = OptInRules.from_capabilities(caps) if caps.double_opt_in else None
+
+
+class _Candidate:
+    __slots__ = ("address", "consent", "decisions", "identity", "sender")
+
+    def __init__(
+        self,
+        sender: _Sender,
+        address: str,
+        identity: ChannelIdentity | None,
+        consent: OptInState,
+        decisions: list[Decision],
+    ) -> None:
+        self.sender = sender
+        self.address = address
+        self.identity = identity
+        self.consent = consent
+        self.decisions = decisions
+
+
+class Plan:
+    """A broadcast's plan, produced while it is read.
+
+    Iterate it once for the outcomes, in audience order; :attr:`summary` is complete
+    once they have all been read (reading it first runs the plan through).
+    :meth:`write_jsonl` writes the plan as JSON Lines while it is produced.
+    """
+
+    def __init__(self, planner: _Planner) -> None:
+        self._planner = planner
+        self._stream: Iterator[ContactOutcome] | None = None
+        self._done = False
+
+    @property
+    def draft(self) -> Draft:
+        """The draft planned."""
+        return self._planner.draft
+
+    @property
+    def start(self) -> datetime:
+        """When the broadcast starts: no send goes before it."""
+        return self._planner.start
+
+    @property
+    def ends_by(self) -> datetime:
+        """The end of the 7 days every send falls within (B10)."""
+        return from_micros(self._planner.horizon)
+
+    def __iter__(self) -> Iterator[ContactOutcome]:
+        if self._stream is not None:
+            raise InputError("a plan is read once: plan the broadcast again to read it again")
+        self._stream = self._run()
+        return self._stream
+
+    def _run(self) -> Iterator[ContactOutcome]:
+        add = self._planner.summary.add
+        for outcome in self._planner.outcomes():
+            add(outcome)
+            yield outcome
+        self._done = True
+
+    @property
+    def summary(self) -> PlanSummary:
+        """The plan's summary (B7, B17); reading it first runs the plan through."""
+        if not self._done:
+            if self._stream is None:
+                for _ in self:
+                    pass
+            else:
+                raise InputError("the plan is being read: read it to the end first")
+        return self._planner.summary.build()
+
+    def run(self) -> PlanSummary:
+        """Plan everything without keeping the outcomes; return the summary."""
+        return self.summary
+
+    def write_jsonl(self, stream: TextIO) -> PlanSummary:
+        """Write the plan as JSON Lines to ``stream`` while it is produced.
+
+        The first line describes the plan, then one line per outcome, then the
+        summary. Same inputs, same bytes.
+        """
+        from omnimsg.broadcasts.jsonl import write_plan
+
+        return write_plan(self, stream)
+
+
+class _Planner:
+    """The state of one planning run: lanes per sender, caches, the summary."""
+
+    def __init__(
+        self,
+        draft: Draft,
+        source: ContactSource | Iterable[Contact],
+        *,
+        profile: Profile,
+        now: datetime,
+        start: datetime,
+        accounts: Mapping[str, AccountState],
+        usage: Mapping[str, SenderUsage],
+        state: StateStore | None,
+        history: History | None,
+        batch_size: int,
+        audience_override: Iterable[Contact] | None = None,
+    ) -> None:
+        self.draft = draft
+        self.source = source
+        self.profile = profile
+        self.now = now
+        self.start = start
+        self.state = state
+        self.history = history
+        self.batch_size = batch_size
+        self.audience_override = audience_override
+        self.origin = to_micros(start)
+        self.horizon = self.origin + micros_of(SEVEN_DAYS)
+        self.calendar = QuietCalendar(self.origin - DAY, self.horizon + DAY)
+        self.key_base = f"{draft.id}\x1f{start.isoformat()}"
+        self.caps: dict[ChannelKind, ChannelCapabilities] = {}
+        kinds = set(draft.content) | {s.channel for s in draft.senders}
+        for kind in sorted(kinds):
+            try:
+                self.caps[kind] = profile.capabilities(kind, as_of=start)
+            except UnknownChannelError:
+                continue
+        self.selected = self._selected()
+        self.senders: dict[str, _Sender] = {}
+        self.by_kind: dict[ChannelKind, list[_Sender]] = {}
+        for sender in draft.active_senders():
+            caps = self.caps.get(sender.channel)
+            if caps is None or sender.account_id in self.senders:
+                continue
+            account = self._account_state(sender.account_id, accounts)
+            used = self._usage(sender.account_id, usage)
+            lane = Lane(
+                sender.account_id,
+                origin=self.origin,
+                horizon=self.horizon,
+                spacing=self._spacing(caps),
+                daily_cap=caps.daily_recipient_cap,
+                tiers=caps.tiers,
+                state=account,
+                usage=used,
+                now=to_micros(now),
+            )
+            entry = _Sender(sender.account_id, sender.channel, caps, lane, account)
+            self.senders[sender.account_id] = entry
+            self.by_kind.setdefault(sender.channel, []).append(entry)
+        self.quiet: dict[ChannelKind, tuple[QuietHours, ...]] = {
+            kind: tuple(q for q in (caps.quiet_hours, draft.quiet_hours) if q is not None)
+            for kind, caps in self.caps.items()
+        }
+        self.messages: dict[ChannelKind, tuple[BroadcastMessage, ...]] = dict(draft.content)
+        self.personalised = {
+            kind: any(m.personalised for m in msgs) for kind, msgs in self.messages.items()
+        }
+        self.fixed = {
+            kind: (
+                [m.message for m in msgs],
+                [tuple(m.template_params.items()) for m in msgs],
+            )
+            for kind, msgs in self.messages.items()
+        }
+        self.params = {
+            kind: tuple(
+                tuple((name, parse_snippet(value)) for name, value in m.template_params.items())
+                for m in msgs
+            )
+            for kind, msgs in self.messages.items()
+        }
+        cap = draft.frequency_cap
+        self.cap_since = None if cap is None else start - cap.period
+        self.summary = SummaryBuilder(
+            draft=draft, start=start, ends_by=from_micros(self.horizon), caps=self.caps
+        )
+        self.batch_counts: dict[tuple[str, int], int] = {}
+        self.batch_names: dict[tuple[str, int, int], str] = {}
+        self.hasher = hashlib.blake2b(
+            f"{draft.id}\x1f{start.isoformat()}\x1f".encode("utf-8", "surrogatepass"),
+            digest_size=16,
+        )
+        self._allowed_cache: dict[
+            tuple[ChannelKind, tuple[str, ...], tzinfo | None], Intervals
+        ] = {}
+
+    # --- setup ---------------------------------------------------------------------------
+
+    def _selected(self) -> frozenset[ChannelKind]:
+        draft = self.draft
+        if draft.targeting is Targeting.ACCOUNT:
+            kinds = {s.channel for s in draft.senders if s.account_id == draft.account}
+            return frozenset(kinds)
+        if draft.channels is not None:
+            return draft.channels
+        return frozenset(kind for kind, caps in self.caps.items() if caps.broadcasts)
+
+    def _account_state(self, account_id: str, accounts: Mapping[str, AccountState]) -> AccountState:
+        found = accounts.get(account_id)
+        if found is None and self.state is not None:
+            found = self.state.get_account(account_id)
+        return found if found is not None else AccountState()
+
+    def _usage(self, account_id: str, usage: Mapping[str, SenderUsage]) -> SenderUsage:
+        found = usage.get(account_id)
+        if found is None and self.state is not None:
+            found = self.state.get_usage(account_id)
+        return found if found is not None else SenderUsage()
+
+    def _spacing(self, caps: ChannelCapabilities) -> int:
+        """Microseconds between two sends of an account: its rate and the draft's (B10)."""
+        spacing = 0
+        per_second = caps.rate_per_second
+        if per_second is not None and per_second > 0:
+            spacing = math.ceil(1_000_000 / per_second)
+        rate = self.draft.rate
+        if rate is not None:
+            spacing = max(spacing, micros_of(rate.spacing))
+        return spacing
+
+    # --- the audience --------------------------------------------------------------------
+
+    def outcomes(self) -> Iterator[ContactOutcome]:
+        """One outcome per audience entry, in audience order."""
+        audience = self.draft.audience
+        if self.audience_override is not None:
+            for contact in self.audience_override:
+                yield self.plan_contact(contact, None)
+            return
+        source = self.source
+        seen: set[str] = set()
+        explicit = bool(audience.contact_ids or audience.id_list)
+        if explicit and not isinstance(source, ContactSource):
+            from omnimsg.stores.memory import MemoryContactStore
+
+            source = MemoryContactStore(source)
+        for contact_id in audience.contact_ids:
+            if contact_id in seen:
+                yield self.excluded(contact_id, contact_id, PlanReason.DUPLICATE)
+                continue
+            seen.add(contact_id)
+            assert isinstance(source, ContactSource)
+            named = source.get_contact(contact_id)
+            if named is None:
+                yield self.excluded(contact_id, None, PlanReason.UNKNOWN_CONTACT)
+                continue
+            yield self.plan_contact(named, None)
+        if audience.id_list:
+            account = audience.id_list_account
+            assert account is not None
+            assert isinstance(source, ContactSource)
+            entries: set[str] = set()
+            for external_id in audience.id_list:
+                if external_id in entries:
+                    yield self.excluded(external_id, None, PlanReason.DUPLICATE)
+                    continue
+                entries.add(external_id)
+                holder = source.find_identity(account, external_id)
+                if holder is None:
+                    other = source.accounts_for(external_id)
+                    reason = PlanReason.OTHER_ACCOUNT if other else PlanReason.UNKNOWN_ID
+                    yield self.excluded(external_id, None, reason)
+                    continue
+                if holder.id in seen:
+                    yield self.excluded(external_id, holder.id, PlanReason.DUPLICATE)
+                    continue
+                seen.add(holder.id)
+                yield self.plan_contact(holder, account, entry=external_id)
+        if explicit and audience.segment is None:
+            return
+        for contact in self._stream(source):
+            if seen and contact.id in seen:
+                continue
+            yield self.plan_contact(contact, None)
+
+    def _stream(self, source: ContactSource | Iterable[Contact]) -> Iterator[Contact]:
+        segment = self.draft.audience.segment
+        if segment is None:
+            if isinstance(source, ContactSource):
+                yield from source.iter_contacts()
+            else:
+                yield from source
+            return
+        matching = getattr(source, "iter_matching", None)
+        if callable(matching):
+            yield from matching(segment, now=self.now)
+            return
+        predicate = compile_segment(segment, now=self.now)
+        contacts = source.iter_contacts() if isinstance(source, ContactSource) else source
+        for contact in contacts:
+            if predicate(contact):
+                yield contact
+
+    # --- one contact ---------------------------------------------------------------------
+
+    def excluded(
+        self,
+        entry: str,
+        contact_id: str | None,
+        reason: str,
+        channel: ChannelKind | None = None,
+        account_id: str | None = None,
+        rule: str | None = None,
+    ) -> ContactOutcome:
+        return _new(
+            ContactOutcome,
+            (
+                entry,
+                contact_id,
+                _EXCLUDED,
+                str(reason),
+                rule or reason_rule(reason),
+                channel,
+                account_id,
+                (),
+            ),
+        )
+
+    def _channel(self, contact: Contact) -> ChannelKind | str:
+        """The channel the contact is reached on, or the reason there is none."""
+        selected = self.selected
+        kind = contact.last_interacted_channel
+        if kind is None:
+            # No last interacted channel: the one the contact last wrote on, among
+            # the selected; else a selected phone channel when the contact has a phone.
+            best: ChannelIdentity | None = None
+            best_at = self.start
+            for identity in contact.identities:
+                last = identity.last_inbound_at
+                if (
+                    identity.channel in selected
+                    and last is not None
+                    and (best is None or last > best_at)
+                ):
+                    best, best_at = identity, last
+            if best is not None:
+                return best.channel
+            if contact.phone is not None:
+                for phone_kind in sorted(selected & PHONE_CHANNELS):
+                    return phone_kind
+            return PlanReason.NO_CHANNEL
+        if kind not in selected:
+            caps = self.caps.get(kind)
+            if caps is not None and not caps.broadcasts:
+                return Reason.BROADCASTS_NOT_SUPPORTED
+            return PlanReason.CHANNEL_NOT_SELECTED
+        return kind
+
+    def plan_contact(
+        self, contact: Contact, account: str | None, *, entry: str | None = None
+    ) -> ContactOutcome:
+        cid = contact.id
+        entry = cid if entry is None else entry
+        draft = self.draft
+        if account is None and draft.targeting is Targeting.ACCOUNT:
+            account = draft.account
+        if account is not None:
+            sender = self.senders.get(account)
+            if sender is None:
+                return self.excluded(entry, cid, PlanReason.NO_SENDER, account_id=account)
+            kind = sender.kind
+            senders = [sender]
+        else:
+            found = self._channel(contact)
+            if not isinstance(found, ChannelKind):
+                return self.excluded(entry, cid, found)
+            kind = found
+            senders = self.by_kind.get(kind, [])
+            if not senders:
+                return self.excluded(entry, cid, PlanReason.NO_SENDER, kind)
+        caps = senders[0].caps
+        if not caps.broadcasts:
+            return self.excluded(entry, cid, Reason.BROADCASTS_NOT_SUPPORTED, kind)
+        if draft.only_interacted and not any(
+            i.channel is kind and i.last_inbound_at is not None for i in contact.identities
+        ):
+            return self.excluded(entry, cid, PlanReason.NOT_INTERACTED, kind)
+
+        content = self._messages(contact, kind)
+        if isinstance(content, str):
+            return self.excluded(entry, cid, content, kind)
+        messages, params = content
+
+        candidates: list[_Candidate] = []
+        phone = kind in PHONE_CHANNELS
+        for sender in senders:
+            identity = contact.identity_on(sender.account_id)
+            if identity is not None:
+                address = identity.external_id
+            elif phone and contact.phone is not None:
+                address = contact.phone
+            else:
+                continue
+            if phone and _E164.fullmatch(address) is None:
+                return self.excluded(entry, cid, PlanReason.INVALID_PHONE, kind)
+            conversation = self._conversation(contact, sender.account_id, identity)
+            decisions = [
+                decide(caps, conversation, message, now=self.start, account=sender.account)
+                for message in messages
+            ]
+            candidates.append(
+                _Candidate(sender, address, identity, conversation.consent, decisions)
+            )
+        if not candidates:
+            return self.excluded(entry, cid, PlanReason.NO_IDENTITY, kind)
+
+        # An opt-out or a declined prompt with one of the senders that share the load
+        # holds for all of them: the contact said no to the business (X1, B12).
+        for candidate in candidates:
+            said_no = candidate.decisions[0]
+            if said_no.reason in _SAID_NO:
+                return self.excluded(entry, cid, said_no.reason, kind, candidate.sender.account_id)
+        allowed = [c for c in candidates if all(c.decisions)]
+        if allowed:
+            if self.cap_since is not None and self._over_cap(cid, len(messages)):
+                return self.excluded(entry, cid, PlanReason.FREQUENCY_CAP, kind)
+            return self._place(entry, contact, kind, allowed, messages, params)
+        held = [c for c in candidates if c.decisions[0].reason in _HELD_REASONS and c.sender.rules]
+        if held:
+            return self._hold(entry, contact, kind, held)
+        first = candidates[0]
+        refusal = next(d for d in first.decisions if not d)
+        return self.excluded(
+            entry, cid, refusal.reason, kind, first.sender.account_id, refusal.rule
+        )
+
+    def _messages(
+        self, contact: Contact, kind: ChannelKind
+    ) -> tuple[list[Message], list[tuple[tuple[str, str], ...]]] | str:
+        drafts = self.messages[kind]
+        if not self.personalised[kind]:
+            return self.fixed[kind]
+        values = contact_variables(contact)
+        messages: list[Message] = []
+        params: list[tuple[tuple[str, str], ...]] = []
+        try:
+            for m, snippets in zip(drafts, self.params[kind], strict=True):
+                text = m.snippet.fill(values) if m.snippet.variables else m.text
+                messages.append(
+                    Message(
+                        text=text,
+                        media=m.media,
+                        template=m.template,
+                        tag=m.tag,
+                        marketing=True,
+                        broadcast=True,
+                    )
+                )
+                params.append(tuple((name, s.fill(values)) for name, s in snippets))
+        except SnippetError:
+            return PlanReason.MISSING_VARIABLE
+        return messages, params
+
+    def _conversation(
+        self, contact: Contact, account_id: str, identity: ChannelIdentity | None
+    ) -> ConversationState:
+        if self.state is not None:
+            stored = self.state.get_conversation(contact.id, account_id)
+            if stored is not None:
+                return stored
+        consent = contact.subscriptions.get(account_id) or _NOT_ASKED
+        return ConversationState.trusted(
+            None if identity is None else identity.last_inbound_at, 0, consent
+        )
+
+    def _over_cap(self, contact_id: str, count: int) -> bool:
+        cap = self.draft.frequency_cap
+        assert cap is not None
+        assert self.cap_since is not None
+        history = self.history
+        earlier: Iterable[datetime]
+        if history is None:
+            earlier = ()
+        elif callable(history):
+            earlier = history(contact_id)
+        else:
+            earlier = history.get(contact_id, ())
+        since = self.cap_since
+        recent = sum(1 for at in earlier if require_aware(at, "history") > since)
+        return recent + count > cap.messages
+
+    # --- time ----------------------------------------------------------------------------
+
+    def _allowed(self, contact: Contact, sender: _Sender) -> Intervals | None:
+        """When the contact may get marketing on the sender's channel (X2), or ``None``
+        for any time. The zone is the contact's, else its phone's, else the sender's."""
+        rules = self.quiet.get(sender.kind)
+        if not rules:
+            return None
+        names: tuple[str, ...] = ()
+        if contact.timezone and zone_of(contact.timezone) is not None:
+            names = (contact.timezone,)
+        elif contact.phone:
+            names = prefix_time_zones(contact.phone)
+        key = (sender.kind, names, None if names else sender.account.timezone)
+        found = self._allowed_cache.get(key)
+        if found is None:
+            zones = tuple(z for z in (zone_of(n) for n in names) if z is not None)
+            if not zones:
+                zones = (sender.account.timezone,)
+            found = self.calendar.allowed(zones, rules)
+            if len(self._allowed_cache) < 100_000:
+                self._allowed_cache[key] = found
+        return found
+
+    def _find(
+        self,
+        contact: Contact,
+        candidate: _Candidate,
+        decisions: list[Decision],
+        earliest: int,
+        messages: list[Message],
+    ) -> tuple[Slot, list[Decision]] | Decision | None:
+        """A place for ``count`` sends on the candidate's account, with the decisions
+        that hold at it; a refusal when the window closes before any place; ``None``
+        when nothing fits within 7 days."""
+        sender = candidate.sender
+        allowed = self._allowed(contact, sender)
+        at = earliest
+        for _ in range(4):
+            closes = decisions[0].window_closes_at
+            latest = None if closes is None else to_micros(closes)
+            tiers = sender.caps.tiers
+            counted = tiers is not None and (
+                tiers.replies_in_window_count or not any(d.reason in _UNCOUNTED for d in decisions)
+            )
+            slot = sender.lane.find(at, len(messages), allowed, counted=counted, latest=latest)
+            if slot is not None:
+                return slot, decisions
+            if latest is None or latest >= self.horizon:
+                return None
+            # The window closes first: decide again once it has closed.
+            at = max(latest, at)
+            when = from_micros(at)
+            conversation = ConversationState.trusted(
+                None if candidate.identity is None else candidate.identity.last_inbound_at,
+                0,
+                candidate.consent,
+            )
+            decisions = [
+                decide(sender.caps, conversation, d_msg, now=when, account=sender.account)
+                for d_msg in messages
+            ]
+            refused = next((d for d in decisions if not d), None)
+            if refused is not None:
+                return refused
+        return None
+
+    def _place(
+        self,
+        entry: str,
+        contact: Contact,
+        kind: ChannelKind,
+        candidates: list[_Candidate],
+        messages: list[Message],
+        params: list[tuple[tuple[str, str], ...]],
+    ) -> ContactOutcome:
+        count = len(messages)
+        best: tuple[Slot, list[Decision], _Candidate] | None = None
+        refusal: Decision | None = None
+        for candidate in candidates:
+            found = self._find(contact, candidate, candidate.decisions, self.origin, messages)
+            if isinstance(found, Decision):
+                refusal = refusal or found
+                continue
+            if found is None:
+                continue
+            slot, decisions = found
+            if best is None or slot.times[0] < best[0].times[0]:
+                best = (slot, decisions, candidate)
+        cid = contact.id
+        if best is None:
+            if refusal is not None:
+                return self.excluded(entry, cid, refusal.reason, kind, rule=refusal.rule)
+            return self.excluded(entry, cid, PlanReason.AFTER_SEVEN_DAYS, kind)
+        slot, decisions, chosen = best
+        sender = chosen.sender
+        paid = [d.paid for d in decisions]
+        if decisions[0].mode is Mode.CHATBOT_INITIATED:
+            quota = self._chatbot(sender, decisions[0], count)
+            if quota is None:
+                return self.excluded(
+                    entry, cid, Reason.CHATBOT_QUOTA_EXHAUSTED, kind, sender.account_id
+                )
+            paid = [paid_one or quota for paid_one in paid]
+        remaining = decisions[0].remaining_in_window
+        if (
+            sender.caps.window_outbound_cap is not None
+            and remaining is not None
+            and decisions[0].mode is not Mode.CHATBOT_INITIATED
+            and remaining < count
+        ):
+            return self.excluded(entry, cid, Reason.WINDOW_CAP_REACHED, kind, sender.account_id)
+        sender.lane.take(slot)
+        sends = tuple(
+            self._send(
+                cid,
+                sender,
+                chosen.address,
+                _MESSAGE,
+                n + 1,
+                slot.times[n],
+                decisions[n],
+                paid[n],
+                params=params[n],
+            )
+            for n in range(count)
+        )
+        return _new(
+            ContactOutcome,
+            (entry, cid, _PLANNED, None, None, kind, sender.account_id, sends),
+        )
+
+    def _chatbot(self, sender: _Sender, decision: Decision, count: int) -> bool | None:
+        """Whether chatbot-initiated sends are paid; ``None`` when they may not go (W6)."""
+        left = decision.remaining_in_window
+        if left is None:
+            return False
+        if left - sender.chatbot_used >= count:
+            sender.chatbot_used += count
+            return False
+        if sender.account.paid_chatbot_terms:
+            sender.chatbot_used += count
+            return True
+        return None
+
+    def _send(
+        self,
+        contact_id: str,
+        sender: _Sender,
+        address: str,
+        kind: SendKind,
+        number: int,
+        at: int,
+        decision: Decision,
+        paid: bool,
+        *,
+        params: tuple[tuple[str, str], ...] = (),
+    ) -> PlannedSend:
+        size = self.batch_size
+        spacing = sender.lane.spacing
+        account_id = sender.account_id
+        if spacing:
+            batch_key = (account_id, (at - self.origin) // (spacing * size), 0)
+        else:
+            bucket = (at - self.origin) // 60_000_000
+            counted = (account_id, bucket)
+            seen = self.batch_counts.get(counted, 0)
+            self.batch_counts[counted] = seen + 1
+            batch_key = (account_id, bucket, seen // size)
+        batch = self.batch_names.get(batch_key)
+        if batch is None:
+            batch = self.batch_names[batch_key] = (
+                f"{account_id}/{batch_key[1]:06d}.{batch_key[2]:03d}"
+            )
+        hasher = self.hasher.copy()
+        hasher.update(f"{contact_id}\x1f{kind}\x1f{number}".encode("utf-8", "surrogatepass"))
+        content = decision.content
+        return _new(
+            PlannedSend,
+            (
+                hasher.hexdigest(),
+                contact_id,
+                account_id,
+                sender.kind,
+                address,
+                kind,
+                number,
+                from_micros(at),
+                batch,
+                decision.mode,
+                paid,
+                content.text if content is not None else "",
+                params,
+            ),
+        )
+
+    def _hold(
+        self, entry: str, contact: Contact, kind: ChannelKind, candidates: list[_Candidate]
+    ) -> ContactOutcome:
+        """Held for the double opt-in (B12): plan the prompt now and its reminder."""
+        pending = [c for c in candidates if c.decisions[0].reason is Reason.OPT_IN_PENDING]
+        chosen = (pending or candidates)[0]
+        sender = chosen.sender
+        rules = sender.rules
+        assert rules is not None
+        assert rules.double_opt_in is not None
+        opt_in = rules.double_opt_in
+        reason = chosen.decisions[0].reason
+        prompt = Message(text=opt_in.prompt)
+        conversation = ConversationState.trusted(
+            None if chosen.identity is None else chosen.identity.last_inbound_at,
+            0,
+            chosen.consent,
+        )
+        allowed = self._allowed(contact, sender)
+        counted = sender.caps.tiers is not None
+        sends: list[PlannedSend] = []
+        cid = contact.id
+        if reason is Reason.OPT_IN_REQUIRED:
+            first_at: int | None = self.origin
+            prompts = [(SendKind.PROMPT, 1)]
+            if opt_in.max_prompts >= 2:
+                prompts.append((SendKind.REMINDER, 2))
+        else:
+            due = next_prompt_at(chosen.consent, rules)
+            first_at = None if due is None else max(self.origin, to_micros(due))
+            number = chosen.consent.prompts_sent + 1
+            prompts = [(SendKind.REMINDER, number)]
+        at = first_at
+        for send_kind, number in prompts:
+            if at is None:
+                break
+            slot = sender.lane.find(at, 1, allowed, counted=counted)
+            if slot is None:
+                break
+            when = slot.times[0]
+            decision = decide(sender.caps, conversation, prompt, now=from_micros(when))
+            if not decision:
+                break
+            sender.lane.take(slot)
+            sends.append(
+                self._send(cid, sender, chosen.address, send_kind, number, when, decision, False)
+            )
+            at = when + micros_of(opt_in.reminder_after)
+        return _new(
+            ContactOutcome,
+            (entry, cid, _HELD, str(reason), "B12", kind, sender.account_id, tuple(sends)),
+        )
+
+
+def _start(draft: Draft, now: datetime, start: datetime | None) -> datetime:
+    when = start if start is not None else draft.schedule.start
+    if when is None:
+        return now
+    when = require_aware(when, "start")
+    return when if when > now else now
+
+
+def plan_broadcast(
+    draft: Draft,
+    contacts: ContactSource | Iterable[Contact],
+    *,
+    profile: Profile,
+    now: datetime,
+    accounts: Mapping[str, AccountState] | None = None,
+    usage: Mapping[str, SenderUsage] | None = None,
+    state: StateStore | None = None,
+    history: History | None = None,
+    start: datetime | None = None,
+    batch_size: int = 500,
+) -> Plan:
+    """Plan ``draft`` for its audience in ``contacts``: a stream of outcomes and a summary.
+
+    Args:
+        draft: the broadcast (see :func:`omnimsg.broadcasts.load_draft`); it is
+            checked against ``profile`` first (:func:`~omnimsg.broadcasts.validate_draft`).
+        contacts: where the audience is read from: a contact source (one with an
+            ``iter_matching(segment, now=)`` method, such as the SQL source, evaluates
+            the segment itself) or any iterable of contacts.
+        profile: the rules of the channels.
+        now: the instant of planning; timezone-aware.
+        accounts: each sender account's state (time zone, tier, W6 quota); else read
+            from ``state``, else the defaults.
+        usage: what each sender already sent (B11 daily count, B13 recent sends);
+            else read from ``state``.
+        state: a state store to read conversations, accounts and usage from; the plan
+            never writes to it.
+        history: earlier marketing sends per contact id, for the frequency cap (X4).
+        start: the occurrence to plan (a recurring draft's); default the draft's start,
+            or ``now``. A start in the past plans from ``now``.
+        batch_size: the most sends in one batch.
+
+    Returns:
+        A :class:`Plan`: iterate it once for the outcomes, then read its summary.
+
+    Raises:
+        DraftError: the draft breaks a rule of the profile (content, rate, accounts).
+        InputError: an argument is not of its type, or ``now`` is naive.
+    """
+    return Plan(
+        _planner(
+            draft,
+            contacts,
+            profile=profile,
+            now=now,
+            accounts=accounts,
+            usage=usage,
+            state=state,
+            history=history,
+            start=start,
+            batch_size=batch_size,
+        )
+    )
+
+
+def _planner(
+    draft: Draft,
+    contacts: ContactSource | Iterable[Contact],
+    *,
+    profile: Profile,
+    now: datetime,
+    accounts: Mapping[str, AccountState] | None,
+    usage: Mapping[str, SenderUsage] | None,
+    state: StateStore | None,
+    history: History | None,
+    start: datetime | None,
+    batch_size: int,
+    audience_override: Iterable[Contact] | None = None,
+) -> _Planner:
+    if not isinstance(draft, Draft):
+        raise InputError(f"draft: expected a Draft, got {type(draft).__name__}")
+    if not isinstance(profile, Profile):
+        raise InputError(f"profile: expected a Profile, got {type(profile).__name__}")
+    if not isinstance(contacts, ContactSource) and (
+        isinstance(contacts, str | bytes | Mapping) or not isinstance(contacts, Iterable)
+    ):
+        raise InputError(
+            f"contacts: expected a contact source or contacts, got {type(contacts).__name__}"
+        )
+    if not isinstance(now, datetime):
+        raise InputError(f"now: expected an aware datetime, got {type(now).__name__}")
+    require_aware(now, "now")
+    if start is not None and not isinstance(start, datetime):
+        raise InputError(f"start: expected an aware datetime, got {type(start).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size: expected a whole number of at least 1, got {batch_size!r}")
+    for name, value, cls in (
+        ("accounts", accounts, AccountState),
+        ("usage", usage, SenderUsage),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, cls) for k, v in value.items()
+        ):
+            raise InputError(f"{name}: expected a mapping of account id to {cls.__name__}")
+    if state is not None and not isinstance(state, StateStore):
+        raise InputError(f"state: expected a state store, got {type(state).__name__}")
+    if history is not None and not (callable(history) or isinstance(history, Mapping)):
+        raise InputError("history: expected a mapping or a function of a contact id")
+    when = _start(draft, now, start)
+    try:
+        when + SEVEN_DAYS + timedelta(days=2)
+        when - timedelta(days=2)
+    except OverflowError:
+        raise InputError(
+            f"start: {when.isoformat()} is too close to the ends of the date range"
+        ) from None
+    _validate(draft, profile, when)
+    return _Planner(
+        draft,
+        contacts,
+        profile=profile,
+        now=now,
+        start=when,
+        accounts=accounts or {},
+        usage=usage or {},
+        state=state,
+        history=history,
+        batch_size=batch_size,
+        audience_override=audience_override,
+    )
+
+
+def _validate(draft: Draft, profile: Profile, start: datetime) -> None:
+    try:
+        drafts = importlib.import_module("omnimsg.broadcasts.draft")
+    except ImportError:
+        return
+    check: Any = getattr(drafts, "validate_draft", None)
+    if check is not None:
+        check(draft, profile, now=start)
+
+
+def plan_test_send(
+    draft: Draft,
+    contact: Contact,
+    *,
+    profile: Profile,
+    now: datetime,
+    accounts: Mapping[str, AccountState] | None = None,
+    usage: Mapping[str, SenderUsage] | None = None,
+    state: StateStore | None = None,
+) -> ContactOutcome:
+    """The messages ``contact`` would get from ``draft``, for a test send before the real one (B8).
+
+    The contact is planned as if it were the whole audience, on the channel and
+    account the broadcast would use for it; the outcome's sends carry exactly the
+    content the contact would receive. An excluded outcome says why the contact
+    would get nothing.
+    """
+    if not isinstance(contact, Contact):
+        raise InputError(f"contact: expected a Contact, got {type(contact).__name__}")
+    planner = _planner(
+        draft,
+        (),
+        profile=profile,
+        now=now,
+        accounts=accounts,
+        usage=usage,
+        state=state,
+        history=None,
+        start=None,
+        batch_size=1,
+        audience_override=(contact,),
+    )
+    return next(planner.outcomes())
