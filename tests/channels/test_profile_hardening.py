@@ -41,11 +41,11 @@ def test_a_new_setting_flows_through_without_a_field_by_field_copy() -> None:
     assert caps.rate_per_second == 3
 
 
-def test_settings_no_code_applies_yet_are_marked_in_their_metadata() -> None:
+def test_the_planner_settings_are_enforced_now() -> None:
+    """B10, B11, B13, X2: the broadcast planner applies them, so nothing marks them."""
     fields = attrs.fields(ChannelCapabilities)
-    for name in ("rate_per_second", "daily_recipient_cap", "quiet_hours", "tiers"):
-        assert getattr(fields, name).metadata.get("enforced") is False
-    assert fields.window.metadata.get("enforced", True) is True
+    for name in ("rate_per_second", "daily_recipient_cap", "quiet_hours", "tiers", "window"):
+        assert getattr(fields, name).metadata.get("enforced", True) is True
 
 
 def test_a_window_beyond_the_maximum_duration_is_refused_at_load() -> None:

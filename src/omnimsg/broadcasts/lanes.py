@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from omnimsg.channels.capabilities import QuietHours, TierPolicy
 from omnimsg.state import AccountState, SenderUsage
 
-__all__ = ["Lane", "QuietCalendar", "Slot", "from_micros", "to_micros"]
+__all__ = ["Lane", "QuietCalendar", "Slot", "TierTracker", "from_micros", "to_micros"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SECOND = 1_000_000
@@ -141,6 +141,116 @@ class Slot:
         self.counted = counted
 
 
+class TierTracker:
+    """Unique business-initiated recipients of a sender (or a portfolio) in a rolling
+    window, and the tier they are held to (B13, B14).
+
+    Counted sends are placed in time order, so the count in the window ending at a
+    new send is the count in every window holding it. What was sent before counts
+    (the latest send to each recipient). A tier moves up when its quality is not
+    low and the recipients notified within ``upgrade_lookback`` reach
+    ``upgrade_factor`` times its limit, ``upgrade_delay`` after that.
+    """
+
+    def __init__(
+        self,
+        tiers: TierPolicy,
+        *,
+        tier: int,
+        quality_low: bool,
+        recent: Sequence[tuple[datetime, str]],
+        now: int,
+    ) -> None:
+        self.tiers = tiers
+        self._tier = min(tier, len(tiers.limits) - 1)
+        self._tier_limit = tiers.limits[self._tier]
+        self._window = micros_of(tiers.rolling_window)
+        self._lookback = micros_of(tiers.upgrade_lookback)
+        self._delay = micros_of(tiers.upgrade_delay)
+        self._factor = tiers.upgrade_factor
+        self._quality_low = quality_low
+        # The latest send to each recipient counts for every window from now on.
+        latest: dict[str, int] = {}
+        for sent_at, recipient in recent:
+            micros = to_micros(sent_at)
+            if micros <= now and micros > latest.get(recipient, micros - 1):
+                latest[recipient] = micros
+        self._sent = sorted(latest.values())  # counted sends, in time order
+        self._head = 0  # first send inside the rolling window
+        self._head7 = 0  # first send inside the upgrade lookback
+        self._floor = self._sent[-1] if self._sent else 0
+        self._upgrade_at: int | None = None
+        # Replay what was sent: a threshold reached before now whose upgrade is still
+        # ahead is pending; one already past has been applied to the stored tier.
+        for i, at in enumerate(self._sent):
+            while self._sent[self._head7] <= at - self._lookback:
+                self._head7 += 1
+            self._note_threshold(at, i + 1 - self._head7, now)
+
+    @property
+    def tier(self) -> int:
+        """The tier index reached so far."""
+        return self._tier
+
+    def _note_threshold(self, at: int, notified: int, now: int) -> None:
+        limit = self._tier_limit
+        if (
+            limit is None
+            or self._upgrade_at is not None
+            or self._quality_low
+            or self._tier + 1 >= len(self.tiers.limits)
+        ):
+            return
+        if notified >= self._factor * limit and at + self._delay > now:
+            self._upgrade_at = at + self._delay
+
+    def _limit_at(self, at: int) -> int | None:
+        """The limit at ``at``: the next tier's once a pending upgrade has come (B14)."""
+        upgrade = self._upgrade_at
+        if upgrade is not None and at >= upgrade:
+            return self.tiers.limits[self._tier + 1]
+        return self._tier_limit
+
+    def ready(self, at: int) -> int:
+        """The earliest instant from ``at`` a new counted recipient fits."""
+        if at < self._floor:
+            return self._floor
+        limit = self._limit_at(at)
+        if limit is None:
+            return at
+        sent = self._sent
+        head = self._head
+        cutoff = at - self._window
+        while head < len(sent) and sent[head] <= cutoff:
+            head += 1
+        if len(sent) - head < limit:
+            return at
+        # Wait until enough of the window's sends have left it.
+        return sent[len(sent) - limit] + self._window
+
+    def take(self, at: int) -> None:
+        """Count a recipient sent to at ``at`` (no earlier than any counted before)."""
+        upgrade = self._upgrade_at
+        if upgrade is not None and at >= upgrade:
+            self._tier += 1
+            self._tier_limit = self.tiers.limits[self._tier]
+            self._upgrade_at = None
+        sent = self._sent
+        sent.append(at)
+        if at > self._floor:
+            self._floor = at
+        while sent[self._head] <= at - self._window:
+            self._head += 1
+        while sent[self._head7] <= at - self._lookback:
+            self._head7 += 1
+        self._note_threshold(at, len(sent) - self._head7, at - 1)
+        drop = min(self._head, self._head7)
+        if drop > 4096 and drop * 2 > len(sent):
+            del sent[:drop]
+            self._head -= drop
+            self._head7 -= drop
+
+
 class Lane:
     """What one sender account has left while a plan is made.
 
@@ -148,10 +258,9 @@ class Lane:
     point, so no window of the rate's length holds more than the rate allows);
     ``spacing`` 0 means no rate. Each local day of the account (its time zone)
     holds at most ``daily_cap`` recipients, counting what the account sent that
-    day already (B11). With a ``tiers`` policy, business-initiated recipients
-    within any rolling window stay within the tier's limit, counting what the
-    account already sent; such sends are placed in time order, and the tier moves
-    up as the upgrade rule says (B13, B14).
+    day already (B11). With a ``tier`` tracker (the account's own, or one shared
+    by a portfolio's senders), business-initiated recipients stay within the tier
+    (B13, B14).
     """
 
     def __init__(
@@ -162,10 +271,9 @@ class Lane:
         horizon: int,
         spacing: int,
         daily_cap: int | None,
-        tiers: TierPolicy | None,
+        tier: TierTracker | None,
         state: AccountState,
         usage: SenderUsage,
-        now: int,
     ) -> None:
         self.account_id = account_id
         self.origin = origin
@@ -186,84 +294,7 @@ class Lane:
         if daily_cap is not None:
             for i, day in enumerate(days):
                 self._day_counts[i] = usage.recipients_on(day)
-        self.tiers = tiers
-        self._tier_limit: int | None = None
-        if tiers is not None:
-            self._setup_tiers(tiers, state, usage, now)
-
-    # --- tiers (B13, B14) --------------------------------------------------------------
-
-    def _setup_tiers(
-        self, tiers: TierPolicy, state: AccountState, usage: SenderUsage, now: int
-    ) -> None:
-        self._tier = min(state.tier, len(tiers.limits) - 1)
-        self._tier_limit = tiers.limits[self._tier]
-        self._window = micros_of(tiers.rolling_window)
-        self._lookback = micros_of(tiers.upgrade_lookback)
-        self._delay = micros_of(tiers.upgrade_delay)
-        self._factor = tiers.upgrade_factor
-        self._quality_low = state.quality_low
-        # The latest send to each recipient counts for every window from now on.
-        latest: dict[str, int] = {}
-        for sent_at, recipient in usage.recent:
-            micros = to_micros(sent_at)
-            if micros <= now:
-                latest[recipient] = micros
-        self._sent = sorted(latest.values())  # counted sends, in time order
-        self._head = 0  # first send inside the rolling window
-        self._head7 = 0  # first send inside the upgrade lookback
-        self._floor = self._sent[-1] if self._sent else 0
-        self._upgrade_at: int | None = None
-        # Replay what was sent: a threshold reached before now whose upgrade is still
-        # ahead is pending; one already past has been applied to state.tier.
-        for i, at in enumerate(self._sent):
-            while self._sent[self._head7] <= at - self._lookback:
-                self._head7 += 1
-            self._note_threshold(at, i + 1 - self._head7, now)
-
-    def _note_threshold(self, at: int, notified: int, now: int) -> None:
-        limit = self._tier_limit
-        if (
-            limit is None
-            or self._upgrade_at is not None
-            or self._quality_low
-            or self._tier + 1 >= len(self.tiers.limits)  # type: ignore[union-attr]
-        ):
-            return
-        if notified >= self._factor * limit and at + self._delay > now:
-            self._upgrade_at = at + self._delay
-
-    def _limit_at(self, at: int) -> int | None:
-        """The tier limit at ``at``: the next tier's once a pending upgrade has come (B14)."""
-        upgrade = self._upgrade_at
-        if upgrade is not None and at >= upgrade:
-            return self.tiers.limits[self._tier + 1]  # type: ignore[union-attr]
-        return self._tier_limit
-
-    def _move_up(self, at: int) -> None:
-        """Apply a pending upgrade that has come by ``at``."""
-        upgrade = self._upgrade_at
-        if upgrade is None or at < upgrade:
-            return
-        self._tier += 1
-        self._tier_limit = self.tiers.limits[self._tier]  # type: ignore[union-attr]
-        self._upgrade_at = None
-
-    def _tier_ready(self, at: int) -> int:
-        """The earliest instant from ``at`` a new counted recipient fits the tier."""
-        limit = self._limit_at(at)
-        if limit is None:
-            return at
-        sent = self._sent
-        head = self._head
-        cutoff = at - self._window
-        while head < len(sent) and sent[head] <= cutoff:
-            head += 1
-        in_window = len(sent) - head
-        if in_window < limit:
-            return at
-        # Wait until enough of the window's sends have left it.
-        return sent[len(sent) - limit] + self._window
+        self.tier = tier
 
     # --- finding a place ---------------------------------------------------------------
 
@@ -314,6 +345,7 @@ class Lane:
         end = self.horizon if latest is None else min(latest, self.horizon)
         at = earliest if earliest > self.origin else self.origin
         spacing = self.spacing
+        tier = self.tier
         starts = ends = None
         if allowed is not None:
             starts, ends = allowed
@@ -331,11 +363,8 @@ class Lane:
                     if at >= end:
                         return None
                 interval_end = ends[i] if ends[i] < end else end
-            if counted and self._tier_limit is not None and at < self._floor:
-                at = self._floor
-                continue
-            if counted and self.tiers is not None:
-                ready = self._tier_ready(at)
+            if counted and tier is not None:
+                ready = tier.ready(at)
                 if ready > at:
                     at = ready
                     continue
@@ -375,31 +404,8 @@ class Lane:
             self._take(k)
         if new_recipient and self.daily_cap is not None:
             self._day_counts[slot.day] += 1
-        if slot.counted and self.tiers is not None and self._tier_limit is not None:
-            at = slot.times[0]
-            self._move_up(at)
-            self._sent.append(at)
-            if at > self._floor:
-                self._floor = at
-            while self._sent[self._head] <= at - self._window:
-                self._head += 1
-            while self._sent[self._head7] <= at - self._lookback:
-                self._head7 += 1
-            self._note_threshold(at, len(self._sent) - self._head7, at - 1)
-            self._compact()
-
-    def _compact(self) -> None:
-        """Drop sends older than both windows, keeping memory bounded by the tier."""
-        drop = min(self._head, self._head7)
-        if drop > 4096 and drop * 2 > len(self._sent):
-            del self._sent[:drop]
-            self._head -= drop
-            self._head7 -= drop
-
-    @property
-    def tier(self) -> int | None:
-        """The tier index reached so far (``None`` without tiers)."""
-        return self._tier if self.tiers is not None else None
+        if slot.counted and self.tier is not None:
+            self.tier.take(slot.times[0])
 
     def day_of(self, index: int) -> date:
         """The local day of a day index."""

@@ -43,12 +43,13 @@ from omnimsg.broadcasts.lanes import (
     Lane,
     QuietCalendar,
     Slot,
+    TierTracker,
     from_micros,
     micros_of,
     to_micros,
     zone_of,
 )
-from omnimsg.broadcasts.model import BroadcastMessage, Draft, Targeting
+from omnimsg.broadcasts.model import BroadcastMessage, Draft, Sender, Targeting
 from omnimsg.broadcasts.outcomes import (
     ContactOutcome,
     OutcomeKind,
@@ -246,22 +247,25 @@ class _Planner:
         self.selected = self._selected()
         self.senders: dict[str, _Sender] = {}
         self.by_kind: dict[ChannelKind, list[_Sender]] = {}
+        chosen: list[tuple[Sender, AccountState, SenderUsage]] = []
         for sender in draft.active_senders():
             caps = self.caps.get(sender.channel)
-            if caps is None or sender.account_id in self.senders:
+            if caps is None or sender.account_id in {s.account_id for s, _, _ in chosen}:
                 continue
             account = self._account_state(sender.account_id, accounts)
-            used = self._usage(sender.account_id, usage)
+            chosen.append((sender, account, self._usage(sender.account_id, usage)))
+        trackers = self._trackers(chosen, to_micros(now))
+        for sender, account, used in chosen:
+            caps = self.caps[sender.channel]
             lane = Lane(
                 sender.account_id,
                 origin=self.origin,
                 horizon=self.horizon,
                 spacing=self._spacing(caps),
                 daily_cap=caps.daily_recipient_cap,
-                tiers=caps.tiers,
+                tier=trackers.get(sender.account_id),
                 state=account,
                 usage=used,
-                now=to_micros(now),
             )
             entry = _Sender(sender.account_id, sender.channel, caps, lane, account)
             self.senders[sender.account_id] = entry
@@ -325,6 +329,44 @@ class _Planner:
         if found is None and self.state is not None:
             found = self.state.get_usage(account_id)
         return found if found is not None else SenderUsage()
+
+    def _trackers(
+        self, chosen: list[tuple[Sender, AccountState, SenderUsage]], now: int
+    ) -> dict[str, TierTracker]:
+        """A tier tracker per sender with tiers; one shared by a channel's senders when
+        the tier's scope is the portfolio (B13, B14). A shared tier starts from the
+        lowest tier of its senders, low quality if any sender's is, counting all
+        their recent sends."""
+        trackers: dict[str, TierTracker] = {}
+        shared: dict[ChannelKind, list[tuple[Sender, AccountState, SenderUsage]]] = {}
+        for entry in chosen:
+            sender, account, used = entry
+            tiers = self.caps[sender.channel].tiers
+            if tiers is None:
+                continue
+            if tiers.scope == "portfolio":
+                shared.setdefault(sender.channel, []).append(entry)
+                continue
+            trackers[sender.account_id] = TierTracker(
+                tiers,
+                tier=account.tier,
+                quality_low=account.quality_low,
+                recent=used.recent,
+                now=now,
+            )
+        for kind, members in shared.items():
+            tiers = self.caps[kind].tiers
+            assert tiers is not None
+            tracker = TierTracker(
+                tiers,
+                tier=min(account.tier for _, account, _ in members),
+                quality_low=any(account.quality_low for _, account, _ in members),
+                recent=[sent for _, _, used in members for sent in used.recent],
+                now=now,
+            )
+            for sender, _, _ in members:
+                trackers[sender.account_id] = tracker
+        return trackers
 
     def _spacing(self, caps: ChannelCapabilities) -> int:
         """Microseconds between two sends of an account: its rate and the draft's (B10)."""
@@ -794,12 +836,22 @@ class _Planner:
             ),
         )
 
+    def _first_free(self, contact: Contact, sender: _Sender) -> int:
+        """When the sender could first send one message to the contact (the horizon
+        when it cannot)."""
+        counted = sender.caps.tiers is not None
+        slot = sender.lane.find(self.origin, 1, self._allowed(contact, sender), counted=counted)
+        return self.horizon if slot is None else slot.times[0]
+
     def _hold(
         self, entry: str, contact: Contact, kind: ChannelKind, candidates: list[_Candidate]
     ) -> ContactOutcome:
         """Held for the double opt-in (B12): plan the prompt now and its reminder."""
         pending = [c for c in candidates if c.decisions[0].reason is Reason.OPT_IN_PENDING]
-        chosen = (pending or candidates)[0]
+        if pending:
+            chosen = pending[0]  # the sender that asked already asks again
+        else:
+            chosen = min(candidates, key=lambda c: self._first_free(contact, c.sender))
         sender = chosen.sender
         rules = sender.rules
         assert rules is not None

@@ -133,9 +133,11 @@ def _sources(value: Iterable[str]) -> tuple[str, ...]:
 NOT_ENFORCED = {"enforced": False}
 """Field metadata of a setting that profiles carry and no code applies yet.
 
-``attrs.fields(ChannelCapabilities).rate_per_second.metadata["enforced"]`` is
-``False`` until the broadcast planner applies it; the command line shows such
-settings as not yet enforced.
+A field declared with ``attrs.field(..., metadata=NOT_ENFORCED)`` has
+``metadata["enforced"]`` ``False``; the command line shows such settings as not yet
+enforced. Every setting of this release is applied: decisions apply the window,
+consent and content settings, the broadcast planner the rate, daily cap, tiers and
+quiet hours.
 """
 
 
@@ -236,8 +238,10 @@ class ChannelCapabilities:
     ``chatbot_free_per_month`` is the monthly free quota of chatbot-initiated
     messages (W6). ``templates``: the channel has pre-approved templates at all (a
     template elsewhere is refused, C3). ``paid_modes`` lists the modes that are
-    billed (B17). Settings marked :data:`NOT_ENFORCED` in their field metadata are
-    carried but not applied yet.
+    billed (B17). ``rate_per_second`` (B10), ``daily_recipient_cap`` (B11),
+    ``tiers`` (B13, B14) and ``quiet_hours`` (X2) are applied by the broadcast
+    planner. Settings marked :data:`NOT_ENFORCED` in their field metadata are carried
+    but not applied yet.
 
     Adding a setting takes two edits: a field here and one of the same name in
     :class:`~omnimsg.channels.schema.ChannelSpec`; the registry copies fields by name.
@@ -256,12 +260,12 @@ class ChannelCapabilities:
     broadcasts: bool = True
     content: ContentLimits = ContentLimits()
     paid_modes: frozenset[Mode] = attrs.field(default=frozenset(), converter=_modes)
-    rate_per_second: float | None = attrs.field(default=None, metadata=NOT_ENFORCED)
-    daily_recipient_cap: int | None = attrs.field(default=None, metadata=NOT_ENFORCED)
-    tiers: TierPolicy | None = attrs.field(default=None, metadata=NOT_ENFORCED)
+    rate_per_second: float | None = None
+    daily_recipient_cap: int | None = None
+    tiers: TierPolicy | None = None
     double_opt_in: DoubleOptIn | None = None
     keywords: Mapping[str, KeywordSet] = attrs.field(default=_EMPTY, converter=_keywords)
-    quiet_hours: QuietHours | None = attrs.field(default=None, metadata=NOT_ENFORCED)
+    quiet_hours: QuietHours | None = None
     sources: tuple[str, ...] = attrs.field(default=(), converter=_sources)
 
     def __attrs_post_init__(self) -> None:
