@@ -19,7 +19,7 @@ agree with it exactly (the property tests check).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from types import FunctionType, MappingProxyType
 from typing import TypeAlias, overload
 
@@ -72,9 +72,30 @@ def _last_inbound_at(contact: Contact) -> datetime | None:
     as missing. The result is in UTC, or as stored when its UTC equivalent lies
     outside years 1-9999 (late on 9999-12-31 west of UTC).
     """
+    identities = contact.identities
+    if not identities:
+        return None
+    # Fast path: fixed offsets (what stores hand back, UTC) compare as instants directly;
+    # a zone with DST needs the UTC key below to compare inside a fold.
+    fixed: datetime | None = None
+    for identity in identities:
+        at = identity.last_inbound_at
+        if at is None:
+            continue
+        if type(at.tzinfo) is not timezone:
+            break
+        if fixed is None or at > fixed:
+            fixed = at
+    else:
+        if fixed is None or fixed.tzinfo is UTC:
+            return fixed
+        try:
+            return fixed.astimezone(UTC)
+        except OverflowError:
+            return fixed
     latest: datetime | None = None
     latest_key: timedelta | None = None
-    for identity in contact.identities:
+    for identity in identities:
         at = identity.last_inbound_at
         key = _utc_key(at)
         if key is not None and (latest_key is None or key > latest_key):
@@ -208,7 +229,10 @@ class _Source:
         present = self.present(test.field, self.access(test), var)
         if test.check is Check.IS_SET:
             return f"({present})"
-        subject = f"_fold({var})" if test.field.kind is ValueKind.TEXT else var
+        subject = var
+        if test.field.kind is ValueKind.TEXT:
+            # ASCII folds by lower(), inline; the rest through the shared table (fold_case).
+            subject = f"({var}.lower() if {var}.isascii() else _fold({var}))"
         return f"({present} and {self.compare(test, subject)})"
 
     def compare(self, test: Test, subject: str) -> str:
