@@ -345,6 +345,9 @@ class Lane:
         end = self.horizon if latest is None else min(latest, self.horizon)
         at = earliest if earliest > self.origin else self.origin
         spacing = self.spacing
+        if allowed is None and not spacing and self.daily_cap is None and self.tier is None:
+            # Nothing limits this lane: everything goes at once (B10 without a rate).
+            return Slot([at] * count, [], self._day_index(at), counted) if at < end else None
         tier = self.tier
         starts = ends = None
         if allowed is not None:

@@ -94,6 +94,7 @@ _HELD = OutcomeKind.HELD
 _EXCLUDED = OutcomeKind.EXCLUDED
 _MESSAGE = SendKind.MESSAGE
 _new = tuple.__new__
+_trusted_state = ConversationState.trusted
 
 History = Mapping[str, Sequence[datetime]] | Callable[[str], Iterable[datetime]]
 """Earlier marketing sends to each contact, by contact id, for the frequency cap (X4)."""
@@ -299,6 +300,8 @@ class _Planner:
         )
         self.batch_counts: dict[tuple[str, int], int] = {}
         self.batch_names: dict[tuple[str, int, int], str] = {}
+        self._last_micros = self.origin
+        self._last_instant = start
         self.hasher = hashlib.blake2b(
             f"{draft.id}\x1f{start.isoformat()}\x1f".encode("utf-8", "surrogatepass"),
             digest_size=16,
@@ -544,6 +547,10 @@ class _Planner:
 
         candidates: list[_Candidate] = []
         phone = kind in PHONE_CHANNELS
+        state = self.state
+        start = self.start
+        single = len(messages) == 1
+        subscriptions = contact.subscriptions
         for sender in senders:
             identity = contact.identity_on(sender.account_id)
             if identity is not None:
@@ -554,11 +561,23 @@ class _Planner:
                 continue
             if phone and _E164.fullmatch(address) is None:
                 return self.excluded(entry, cid, PlanReason.INVALID_PHONE, kind)
-            conversation = self._conversation(contact, sender.account_id, identity)
-            decisions = [
-                decide(caps, conversation, message, now=self.start, account=sender.account)
-                for message in messages
-            ]
+            if state is None:
+                conversation = _trusted_state(
+                    None if identity is None else identity.last_inbound_at,
+                    0,
+                    subscriptions.get(sender.account_id) or _NOT_ASKED,
+                )
+            else:
+                conversation = self._conversation(contact, sender.account_id, identity)
+            if single:
+                decisions = [
+                    decide(caps, conversation, messages[0], now=start, account=sender.account)
+                ]
+            else:
+                decisions = [
+                    decide(caps, conversation, message, now=start, account=sender.account)
+                    for message in messages
+                ]
             candidates.append(
                 _Candidate(sender, address, identity, conversation.consent, decisions)
             )
@@ -571,7 +590,10 @@ class _Planner:
             said_no = candidate.decisions[0]
             if said_no.reason in _SAID_NO:
                 return self.excluded(entry, cid, said_no.reason, kind, candidate.sender.account_id)
-        allowed = [c for c in candidates if all(c.decisions)]
+        if single:
+            allowed = [c for c in candidates if c.decisions[0].allowed]
+        else:
+            allowed = [c for c in candidates if all(c.decisions)]
         if allowed:
             if self.cap_since is not None and self._over_cap(cid, len(messages)):
                 return self.excluded(entry, cid, PlanReason.FREQUENCY_CAP, kind)
@@ -827,7 +849,7 @@ class _Planner:
                 address,
                 kind,
                 number,
-                from_micros(at),
+                self._instant(at),
                 batch,
                 decision.mode,
                 paid,
@@ -842,6 +864,13 @@ class _Planner:
         counted = sender.caps.tiers is not None
         slot = sender.lane.find(self.origin, 1, self._allowed(contact, sender), counted=counted)
         return self.horizon if slot is None else slot.times[0]
+
+    def _instant(self, at: int) -> datetime:
+        """``at`` as a datetime; sends at one instant share one value."""
+        if at != self._last_micros:
+            self._last_micros = at
+            self._last_instant = from_micros(at)
+        return self._last_instant
 
     def _hold(
         self, entry: str, contact: Contact, kind: ChannelKind, candidates: list[_Candidate]
