@@ -17,9 +17,13 @@ IMPLEMENTED = [
     *(f"C{i}" for i in range(1, 7)),
     *(f"A{i}" for i in range(1, 7)),
     "X1",
+    "X2",
     "X3",
-    "B4",
-    "B12",
+    "X4",
+    "X5",
+    *(f"B{i}" for i in range(1, 15)),
+    "B16",
+    "B17",
 ]
 
 

@@ -6,6 +6,7 @@ contact is built or a CSV row is read, never inside a predicate or a decision.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 
 import phonenumbers
@@ -111,9 +112,10 @@ def _zones(e164: str) -> tuple[str, ...]:
     return tuple(z for z in zones if z != "Etc/Unknown")
 
 
-
-
 _PREFIX_ZONES: dict[str, tuple[str, ...]] = {}
+# The zone data phonenumbers looks numbers up in (its stubs do not declare them).
+_TZ_PREFIXES: Mapping[str, object] = vars(phone_timezone)["TIMEZONE_DATA"]
+_TZ_LONGEST: int = vars(phone_timezone)["TIMEZONE_LONGEST_PREFIX"]
 _TYPE_DIGITS = 5  # national digits that tell a number's type (mobile, fixed) in every plan
 
 
@@ -124,11 +126,11 @@ def _key_length(head: str) -> int:
         code = head[1 : 1 + cc_len]
         if code.isdigit() and int(code) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
             longest = max(
-                (len(k) for k in phone_timezone.TIMEZONE_DATA if k.startswith(code)),
+                (len(k) for k in _TZ_PREFIXES if k.startswith(code)),
                 default=cc_len,
             )
             return 1 + max(longest, cc_len + _TYPE_DIGITS)
-    return 1 + phone_timezone.TIMEZONE_LONGEST_PREFIX
+    return 1 + _TZ_LONGEST
 
 
 def prefix_time_zones(e164: str) -> tuple[str, ...]:
@@ -145,6 +147,8 @@ def prefix_time_zones(e164: str) -> tuple[str, ...]:
     found = _PREFIX_ZONES.get(head)
     if found is None:
         found = phone_time_zones(e164)
-        if len(_PREFIX_ZONES) < 200_000:
+        # Only a number that has zones speaks for its prefix: an invalid one (no zone)
+        # must not decide for the valid numbers that share its leading digits.
+        if found and len(_PREFIX_ZONES) < 200_000:
             _PREFIX_ZONES[head] = found
     return found

@@ -8,11 +8,13 @@ sorted; nothing depends on the wall clock.
 
 from __future__ import annotations
 
+import io
 import json
 from typing import TYPE_CHECKING, Any, TextIO
 
 from omnimsg.broadcasts.outcomes import ContactOutcome, PlannedSend
 from omnimsg.broadcasts.summary import PlanSummary
+from omnimsg.errors import InputError
 
 if TYPE_CHECKING:
     from omnimsg.broadcasts.plan import Plan
@@ -59,7 +61,19 @@ def outcome_record(outcome: ContactOutcome) -> dict[str, Any]:
 
 
 def write_plan(plan: Plan, stream: TextIO) -> PlanSummary:
-    """Write ``plan`` to ``stream`` as JSON Lines while it is produced; return its summary."""
+    """Write ``plan`` to ``stream`` as JSON Lines while it is produced; return its summary.
+
+    Raises:
+        InputError: ``plan`` is not a plan or ``stream`` not a text stream.
+    """
+    from omnimsg.broadcasts.plan import Plan
+
+    if not isinstance(plan, Plan):
+        raise InputError(f"plan: expected a Plan, got {type(plan).__name__}")
+    if not callable(getattr(stream, "write", None)) or isinstance(
+        stream, io.RawIOBase | io.BufferedIOBase
+    ):
+        raise InputError(f"stream: expected a text stream, got {type(stream).__name__}")
     draft = plan.draft
     header = {
         "type": "plan",

@@ -212,10 +212,21 @@ class TierTracker:
         return self._tier_limit
 
     def ready(self, at: int) -> int:
-        """The earliest instant from ``at`` a new counted recipient fits."""
+        """The earliest instant from ``at`` a new counted recipient fits.
+
+        A pending upgrade counts: when waiting under the current tier would end
+        after the upgrade, the recipient may go once the higher tier applies (B14).
+        """
         if at < self._floor:
             return self._floor
-        limit = self._limit_at(at)
+        ready = self._ready_under(self._limit_at(at), at)
+        upgrade = self._upgrade_at
+        if upgrade is not None and ready > upgrade:
+            higher = self.tiers.limits[self._tier + 1]
+            ready = min(ready, self._ready_under(higher, max(at, upgrade)))
+        return ready
+
+    def _ready_under(self, limit: int | None, at: int) -> int:
         if limit is None:
             return at
         sent = self._sent
@@ -228,13 +239,17 @@ class TierTracker:
         # Wait until enough of the window's sends have left it.
         return sent[len(sent) - limit] + self._window
 
-    def take(self, at: int) -> None:
-        """Count a recipient sent to at ``at`` (no earlier than any counted before)."""
+    def take(self, at: int, last: int | None = None) -> None:
+        """Count a recipient first sent to at ``at`` (no earlier than any counted
+        before) and last at ``last``: the recipient counts in every window holding
+        any of its messages."""
         upgrade = self._upgrade_at
         if upgrade is not None and at >= upgrade:
             self._tier += 1
             self._tier_limit = self.tiers.limits[self._tier]
             self._upgrade_at = None
+        if last is not None and last > at:
+            at = last
         sent = self._sent
         sent.append(at)
         if at > self._floor:
@@ -408,7 +423,7 @@ class Lane:
         if new_recipient and self.daily_cap is not None:
             self._day_counts[slot.day] += 1
         if slot.counted and self.tier is not None:
-            self.tier.take(slot.times[0])
+            self.tier.take(slot.times[0], slot.times[-1])
 
     def day_of(self, index: int) -> date:
         """The local day of a day index."""

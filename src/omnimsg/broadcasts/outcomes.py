@@ -15,7 +15,9 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import NamedTuple
 
+from omnimsg._convert import shown
 from omnimsg.channels.kinds import ChannelKind, Mode
+from omnimsg.errors import InputError
 from omnimsg.policy.reasons import REASONS, ReasonInfo
 
 __all__ = [
@@ -118,11 +120,9 @@ def reason_words(code: str) -> str:
 
 
 def _info(code: str) -> ReasonInfo:
-    info = _ALL_REASONS.get(code)
+    info = _ALL_REASONS.get(code) if isinstance(code, str) else None
     if info is None:
-        from omnimsg.errors import InputError
-
-        raise InputError(f"unknown reason code {str(code)[:80]!r}")
+        raise InputError(f"unknown reason code {shown(code)}")
     return info
 
 

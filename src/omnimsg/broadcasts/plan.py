@@ -239,7 +239,7 @@ class _Planner:
         self.calendar = QuietCalendar(self.origin - DAY, self.horizon + DAY)
         self.key_base = f"{draft.id}\x1f{start.isoformat()}"
         self.caps: dict[ChannelKind, ChannelCapabilities] = {}
-        kinds = set(draft.content) | {s.channel for s in draft.senders}
+        kinds = set(profile.kinds) | set(draft.content) | {s.channel for s in draft.senders}
         for kind in sorted(kinds):
             try:
                 self.caps[kind] = profile.capabilities(kind, as_of=start)
@@ -388,12 +388,13 @@ class _Planner:
         """One outcome per audience entry, in audience order."""
         audience = self.draft.audience
         if self.audience_override is not None:
-            for contact in self.audience_override:
-                yield self.plan_contact(contact, None)
+            for given in self.audience_override:
+                yield self.plan_contact(given, None)
             return
         source = self.source
         seen: set[str] = set()
         explicit = bool(audience.contact_ids or audience.id_list)
+        explicit_ids: set[str] = set()
         if explicit and not isinstance(source, ContactSource):
             from omnimsg.stores.memory import MemoryContactStore
 
@@ -432,9 +433,20 @@ class _Planner:
                 yield self.plan_contact(holder, account, entry=external_id)
         if explicit and audience.segment is None:
             return
+        explicit_ids.update(seen)
+        # A contact source gives each contact once (its protocol's promise); a plain
+        # iterable is checked, which keeps its ids in memory.
+        trusted = isinstance(source, ContactSource)
         for contact in self._stream(source):
-            if seen and contact.id in seen:
+            if type(contact) is not Contact and not isinstance(contact, Contact):
+                raise InputError(f"contacts: expected Contact values, got {type(contact).__name__}")
+            cid = contact.id
+            if seen and cid in seen:
+                if not trusted and cid not in explicit_ids:
+                    yield self.excluded(cid, cid, PlanReason.DUPLICATE)
                 continue
+            if not trusted:
+                seen.add(cid)
             yield self.plan_contact(contact, None)
 
     def _stream(self, source: ContactSource | Iterable[Contact]) -> Iterator[Contact]:
@@ -659,7 +671,12 @@ class _Planner:
         else:
             earlier = history.get(contact_id, ())
         since = self.cap_since
-        recent = sum(1 for at in earlier if require_aware(at, "history") > since)
+        try:
+            recent = sum(1 for at in earlier if require_aware(at, "history") > since)
+        except TypeError:
+            raise InputError(
+                f"history[{contact_id[:80]!r}]: expected a sequence of aware datetimes"
+            ) from None
         return recent + count > cap.messages
 
     # --- time ----------------------------------------------------------------------------
@@ -1041,8 +1058,11 @@ def _planner(
         raise InputError("history: expected a mapping or a function of a contact id")
     when = _start(draft, now, start)
     try:
-        when + SEVEN_DAYS + timedelta(days=2)
-        when - timedelta(days=2)
+        # Lanes and quiet hours look a day and a time zone beyond the 7 days each way.
+        when + SEVEN_DAYS + timedelta(days=3)
+        when - timedelta(days=3)
+        if draft.frequency_cap is not None:
+            when - draft.frequency_cap.period
     except OverflowError:
         raise InputError(
             f"start: {when.isoformat()} is too close to the ends of the date range"
