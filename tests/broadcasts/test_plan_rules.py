@@ -271,8 +271,9 @@ def test_b3_a_deselected_channels_contacts_get_nothing() -> None:
     assert set(summary.by_channel) == {K.TELEGRAM, K.VIBER}
 
 
-def test_b3_default_selection_is_every_channel_with_broadcasts() -> None:
-    """SPEC B3: with no channels chosen, every broadcast-capable channel is selected."""
+def test_b3_default_selection_is_every_channel_with_content() -> None:
+    """SPEC B3: with no channels chosen, every channel the draft has content for is
+    selected; a contact whose channel has none is not sent to."""
     assert set(RESPONDIO_BROADCAST_KINDS) == {
         K.WHATSAPP,
         K.MESSENGER,
@@ -289,14 +290,16 @@ def test_b3_default_selection_is_every_channel_with_broadcasts() -> None:
     )
     assert outcomes["c-line"].outcome is OutcomeKind.PLANNED
     assert outcomes["c-wechat"].outcome is OutcomeKind.PLANNED
-    # a default-selected channel without content is refused before planning
     content: dict[K, tuple[BroadcastMessage, ...]] = {
         k: v for k, v in draft.content.items() if k is not K.LINE
     }
-    missing = attrs.evolve(draft, content=content)
-    with pytest.raises(DraftError) as refused:
-        plan_broadcast(missing, [], profile=RESPONDIO, now=NOW)
-    assert ("content.line", "C3") in {(p, r) for p, r, _ in refused.value.problems}
+    without_line = attrs.evolve(draft, content=content)
+    outcomes = by_id(
+        plan_broadcast(without_line, [_on(K.LINE), _on(K.WECHAT)], profile=RESPONDIO, now=NOW)
+    )
+    assert outcomes["c-line"].reason == "channel_not_selected"
+    assert outcomes["c-line"].rule == "B3"
+    assert outcomes["c-wechat"].outcome is OutcomeKind.PLANNED
 
 
 def test_b3_without_a_last_channel_the_latest_inbound_selected_channel_is_used() -> None:

@@ -319,7 +319,10 @@ class _Planner:
             return frozenset(kinds)
         if draft.channels is not None:
             return draft.channels
-        return frozenset(kind for kind, caps in self.caps.items() if caps.broadcasts)
+        # By default every channel with broadcasts that the draft has content for (B3).
+        return frozenset(
+            kind for kind, caps in self.caps.items() if caps.broadcasts and kind in draft.content
+        )
 
     def _account_state(self, account_id: str, accounts: Mapping[str, AccountState]) -> AccountState:
         found = accounts.get(account_id)
@@ -622,7 +625,9 @@ class _Planner:
     def _messages(
         self, contact: Contact, kind: ChannelKind
     ) -> tuple[list[Message], list[tuple[tuple[str, str], ...]]] | str:
-        drafts = self.messages[kind]
+        drafts = self.messages.get(kind)
+        if drafts is None:  # no content for the channel: it is not selected (B3)
+            return PlanReason.CHANNEL_NOT_SELECTED
         if not self.personalised[kind]:
             return self.fixed[kind]
         values = contact_variables(contact)
