@@ -8,7 +8,17 @@ forbids, and a :class:`PlanSummary` to read before sending. Nothing here sends o
 stores.
 """
 
+from omnimsg.broadcasts.draft import (
+    MAX_DRAFT_BYTES,
+    MAX_DRAFT_DEPTH,
+    draft_from_dict,
+    draft_json_schema,
+    draft_to_dict,
+    load_draft,
+    validate_draft,
+)
 from omnimsg.broadcasts.jsonl import outcome_record, send_record, write_plan
+from omnimsg.broadcasts.lifecycle import TRANSITIONS, BroadcastStatus, occurrences, transition
 from omnimsg.broadcasts.model import (
     Audience,
     BroadcastMessage,
@@ -39,11 +49,15 @@ from omnimsg.broadcasts.plan import (
 from omnimsg.broadcasts.summary import PlanSummary, Tally
 
 __all__ = [
+    "MAX_DRAFT_BYTES",
+    "MAX_DRAFT_DEPTH",
     "PHONE_CHANNELS",
     "PLAN_REASONS",
     "SEVEN_DAYS",
+    "TRANSITIONS",
     "Audience",
     "BroadcastMessage",
+    "BroadcastStatus",
     "ContactOutcome",
     "Draft",
     "FrequencyCap",
@@ -58,11 +72,18 @@ __all__ = [
     "Sender",
     "Tally",
     "Targeting",
+    "draft_from_dict",
+    "draft_json_schema",
+    "draft_to_dict",
+    "load_draft",
+    "occurrences",
     "outcome_record",
     "plan_broadcast",
     "plan_test_send",
     "reason_rule",
     "reason_words",
     "send_record",
+    "transition",
+    "validate_draft",
     "write_plan",
 ]
