@@ -1,14 +1,27 @@
-"""The main job on the embedded default: profiles, decisions, the command line.
+"""The main job on the embedded default: profiles, decisions, the command line, a plan.
 
 Run with ``make demo``. Every instant is fixed, so the output is the same on every run.
 The command line part needs the ``cli`` extra (``pip install 'omnimsg[cli]'``, which
 ``make`` installs with the dev tools).
+
+The last part plans a car dealer's winter-service reminder
+(examples/winter_service.toml) through two SMS numbers of its service team to 4,000
+customers, written to a temporary directory by examples/winter_contacts.py: who gets
+the reminder, who first gets the S/N prompt (B12), who said no, and how 1,500
+recipients per number per day (B11) push part of the send to the next days.
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
+from collections import Counter
+from contextlib import chdir
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from winter_contacts import write_csv
 
 from omnimsg import AccountState, ConversationState, Message, decide, load_profile
 from omnimsg.cli import main as cli
@@ -87,7 +100,65 @@ def segment() -> None:
     cli(args)
 
 
+def sends_per_day(plan_file: Path, zone: ZoneInfo) -> None:
+    """Recipients per number per local day, read back from the plan's JSON Lines."""
+    recipients: dict[tuple[str, str], set[str]] = {}
+    kinds: Counter[tuple[str, str, str]] = Counter()
+    with plan_file.open(encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            for send in record.get("sends", ()) if record["type"] == "outcome" else ():
+                day = datetime.fromisoformat(send["not_before"]).astimezone(zone).date()
+                key = (send["account_id"], day.isoformat())
+                recipients.setdefault(key, set()).add(send["contact_id"])
+                kinds[(*key, send["kind"])] += 1
+    print(f"\nrecipients per number per day ({zone.key}; at most 1,500, B11):")
+    headers = ("recipients", "messages", "prompts", "reminders")
+    print(f"{'number':8} {'day':10} " + " ".join(f"{h:>10}" for h in headers))
+    for (account, day), who in sorted(recipients.items()):
+        counts = [kinds[(account, day, kind)] for kind in ("message", "prompt", "reminder")]
+        print(f"{account:8} {day:10} " + " ".join(f"{n:>10,}" for n in (len(who), *counts)))
+    print(
+        "Both numbers reach 1,500 recipients on the first day; the rest moves to the next "
+        "day, and\neach S/N prompt is sent again 24 h later to those who have not answered "
+        "(B12).\nPrompts and reminders count as recipients of their day."
+    )
+
+
+def plan() -> None:
+    draft = HERE / "winter_service.toml"
+    zone = ZoneInfo("Europe/Madrid")
+    # The contacts and the plan go to a temporary folder, named relative to it so that
+    # the output is the same on every run.
+    with tempfile.TemporaryDirectory(prefix="omnimsg-demo-") as folder, chdir(folder):
+        contacts = write_csv("winter_contacts.csv")
+        plan_file = Path("plan.jsonl")
+        args = [
+            "plan",
+            str(draft),
+            "--contacts",
+            str(contacts),
+            "--profile",
+            "expertconnect",
+            "--region",
+            "ES",
+            "--account-tz",
+            zone.key,
+            "--now",
+            NOW_TEXT,
+            "--out",
+            str(plan_file),
+        ]
+        banner(
+            "omnimsg plan examples/winter_service.toml --contacts winter_contacts.csv "
+            "--profile expertconnect --region ES --account-tz Europe/Madrid --out plan.jsonl"
+        )
+        cli(args)
+        sends_per_day(plan_file, zone)
+
+
 if __name__ == "__main__":
     embedded()
     command_line()
     segment()
+    plan()

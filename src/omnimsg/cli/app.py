@@ -25,6 +25,7 @@ from omnimsg import OmnimsgError, __version__
 from omnimsg.cli._check import check
 from omnimsg.cli._flags import FlagError
 from omnimsg.cli._output import Output, PipeGuard, print_error
+from omnimsg.cli._plan import plan
 from omnimsg.cli._profiles import profiles
 from omnimsg.cli._segment import segment
 
@@ -48,6 +49,7 @@ app = typer.Typer(
 app.command(name="profiles")(profiles)
 app.command(name="check")(check)
 app.command(name="segment")(segment)
+app.command(name="plan")(plan)
 
 
 def _show_version(ctx: typer.Context, value: bool) -> None:
