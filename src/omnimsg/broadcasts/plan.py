@@ -33,7 +33,7 @@ import importlib
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from omnimsg._time import require_aware
@@ -84,7 +84,7 @@ SEVEN_DAYS = timedelta(days=7)
 PHONE_CHANNELS = frozenset({ChannelKind.SMS, ChannelKind.WHATSAPP})
 """Channels that reach a contact by phone number: any sender of the kind can send."""
 
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_PHONE = re.compile(r"\+?[1-9][0-9]{6,14}")  # E.164, or a WhatsApp id (its digits)
 _NOT_ASKED = OptInState()
 _HELD_REASONS = frozenset({Reason.OPT_IN_REQUIRED, Reason.OPT_IN_PENDING})
 _SAID_NO = frozenset({Reason.OPTED_OUT, Reason.OPT_IN_DECLINED})
@@ -300,6 +300,7 @@ class _Planner:
         )
         self.batch_counts: dict[tuple[str, int], int] = {}
         self.batch_names: dict[tuple[str, int, int], str] = {}
+        self.turn = -1
         self._last_micros = self.origin
         self._last_instant = start
         self.hasher = hashlib.blake2b(
@@ -566,6 +567,12 @@ class _Planner:
         start = self.start
         single = len(messages) == 1
         subscriptions = contact.subscriptions
+        invalid = False
+        # Senders in turn (B11): the team's numbers take the first place in rotation.
+        if len(senders) > 1:
+            turn = self.turn = (self.turn + 1) % len(senders)
+            senders = senders[turn:] + senders[:turn]
+        shared: tuple[datetime | None, OptInState, list[Decision]] | None = None
         for sender in senders:
             identity = contact.identity_on(sender.account_id)
             if identity is not None:
@@ -574,8 +581,9 @@ class _Planner:
                 address = contact.phone
             else:
                 continue
-            if phone and _E164.fullmatch(address) is None:
-                return self.excluded(entry, cid, PlanReason.INVALID_PHONE, kind)
+            if phone and _PHONE.fullmatch(address) is None:
+                invalid = True  # another sender of the team may reach the contact
+                continue
             if state is None:
                 conversation = _trusted_state(
                     None if identity is None else identity.last_inbound_at,
@@ -584,20 +592,34 @@ class _Planner:
                 )
             else:
                 conversation = self._conversation(contact, sender.account_id, identity)
-            if single:
+            last_inbound = conversation.last_inbound_at
+            consent = conversation.consent
+            if (
+                shared is not None
+                and shared[0] == last_inbound
+                and shared[1] is consent
+                and caps.chatbot_free_per_month is None
+            ):
+                decisions = shared[2]  # the same state on a sender of the same channel
+            elif single:
                 decisions = [
                     decide(caps, conversation, messages[0], now=start, account=sender.account)
                 ]
+                shared = (last_inbound, consent, decisions)
             else:
                 decisions = [
                     decide(caps, conversation, message, now=start, account=sender.account)
                     for message in messages
                 ]
+                shared = (last_inbound, consent, decisions)
             candidates.append(
                 _Candidate(sender, address, identity, conversation.consent, decisions)
             )
         if not candidates:
-            return self.excluded(entry, cid, PlanReason.NO_IDENTITY, kind)
+            if invalid:
+                return self.excluded(entry, cid, PlanReason.INVALID_PHONE, kind)
+            rule = "B2" if draft.targeting is Targeting.ACCOUNT else "B3"
+            return self.excluded(entry, cid, PlanReason.NO_IDENTITY, kind, rule=rule)
 
         # An opt-out or a declined prompt with one of the senders that share the load
         # holds for all of them: the contact said no to the business (X1, B12).
@@ -773,6 +795,8 @@ class _Planner:
             slot, decisions = found
             if best is None or slot.times[0] < best[0].times[0]:
                 best = (slot, decisions, candidate)
+                if slot.times[0] <= self.origin:
+                    break  # nothing goes sooner: the sender in turn takes it
         cid = contact.id
         if best is None:
             if refusal is not None:
@@ -954,9 +978,9 @@ class _Planner:
 def _start(draft: Draft, now: datetime, start: datetime | None) -> datetime:
     when = start if start is not None else draft.schedule.start
     if when is None:
-        return now
+        return now.astimezone(UTC)
     when = require_aware(when, "start")
-    return when if when > now else now
+    return (when if when > now else now).astimezone(UTC)
 
 
 def plan_broadcast(
@@ -1061,7 +1085,13 @@ def _planner(
         raise InputError(f"state: expected a state store, got {type(state).__name__}")
     if history is not None and not (callable(history) or isinstance(history, Mapping)):
         raise InputError("history: expected a mapping or a function of a contact id")
-    when = _start(draft, now, start)
+    try:
+        when = _start(draft, now, start)
+    except OverflowError:
+        raise InputError(
+            f"start: {(start or draft.schedule.start or now).isoformat()} is too close "
+            "to the ends of the date range"
+        ) from None
     try:
         # Lanes and quiet hours look a day and a time zone beyond the 7 days each way.
         when + SEVEN_DAYS + timedelta(days=3)

@@ -83,8 +83,8 @@ class PlanSummary:
     def describe(self) -> str:
         """The breakdown in words: "a total of 20 messages to 10 recipients" (B7)."""
         return (
-            f"a total of {self.messages} message{'s' * (self.messages != 1)} to "
-            f"{self.recipients} recipient{'s' * (self.recipients != 1)}"
+            f"a total of {self.messages:,} message{'s' * (self.messages != 1)} to "
+            f"{self.recipients:,} recipient{'s' * (self.recipients != 1)}"
         )
 
     def to_dict(self) -> dict[str, Any]:
