@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from omnimsg.channels.capabilities import QuietHours, TierPolicy
@@ -129,16 +130,19 @@ class QuietCalendar:
         return found
 
 
-class Slot:
-    """A place found in a lane: the instants of the sends and what they use."""
+class Slot(NamedTuple):
+    """A place found in a lane: the instants of the sends and what they use.
 
-    __slots__ = ("counted", "day", "slots", "times")
+    ``day`` is the account's local day index (``-1`` when no daily cap needs it).
+    """
 
-    def __init__(self, times: list[int], slots: list[int], day: int, counted: bool) -> None:
-        self.times = times
-        self.slots = slots
-        self.day = day
-        self.counted = counted
+    times: list[int]
+    slots: list[int]
+    day: int
+    counted: bool
+
+
+_slot = tuple.__new__
 
 
 class TierTracker:
@@ -325,6 +329,9 @@ class Lane:
 
     def _take(self, k: int) -> None:
         los, his = self._los, self._his
+        if his and his[-1] == k:  # the usual case: right after the last run
+            his[-1] = k + 1
+            return
         i = bisect.bisect_right(los, k) - 1
         joins_left = i >= 0 and his[i] == k
         joins_right = i + 1 < len(los) and los[i + 1] == k + 1
@@ -362,7 +369,12 @@ class Lane:
         spacing = self.spacing
         if allowed is None and not spacing and self.daily_cap is None and self.tier is None:
             # Nothing limits this lane: everything goes at once (B10 without a rate).
-            return Slot([at] * count, [], self._day_index(at), counted) if at < end else None
+            return _slot(Slot, ([at] * count, [], -1, counted)) if at < end else None
+        if allowed is None and count == 1 and self.daily_cap is None and self.tier is None:
+            # Only the rate limits this lane: the first free grid point from `at`.
+            k = self._free_slot(-(-(at - self.origin) // spacing))
+            first = self.origin + k * spacing
+            return _slot(Slot, ([first], [k], -1, counted)) if first < end else None
         tier = self.tier
         starts = ends = None
         if allowed is not None:
@@ -413,7 +425,7 @@ class Lane:
             ):
                 at = self._day_starts[day + 1]
                 continue
-            return Slot(times, slots, day, counted)
+            return _slot(Slot, (times, slots, day, counted))
         return None  # pragma: no cover - every step above moves forward
 
     def take(self, slot: Slot, *, new_recipient: bool = True) -> None:

@@ -103,7 +103,18 @@ History = Mapping[str, Sequence[datetime]] | Callable[[str], Iterable[datetime]]
 class _Sender:
     """One sending account while planning: its lane, capabilities and state."""
 
-    __slots__ = ("account", "account_id", "caps", "chatbot_used", "kind", "lane", "rules")
+    __slots__ = (
+        "account",
+        "account_id",
+        "batch_bucket",
+        "batch_name",
+        "batch_span",
+        "caps",
+        "chatbot_used",
+        "kind",
+        "lane",
+        "rules",
+    )
 
     def __init__(
         self,
@@ -120,6 +131,9 @@ class _Sender:
         self.account = account
         self.chatbot_used = 0
         self.rules = OptInRules.from_capabilities(caps) if caps.double_opt_in else None
+        self.batch_span = 0
+        self.batch_bucket = -1
+        self.batch_name = ""
 
 
 class _Candidate:
@@ -269,6 +283,7 @@ class _Planner:
                 usage=used,
             )
             entry = _Sender(sender.account_id, sender.channel, caps, lane, account)
+            entry.batch_span = lane.spacing * batch_size
             self.senders[sender.account_id] = entry
             self.by_kind.setdefault(sender.channel, []).append(entry)
         self.quiet: dict[ChannelKind, tuple[QuietHours, ...]] = {
@@ -866,22 +881,28 @@ class _Planner:
         *,
         params: tuple[tuple[str, str], ...] = (),
     ) -> PlannedSend:
-        size = self.batch_size
-        spacing = sender.lane.spacing
         account_id = sender.account_id
-        if spacing:
-            batch_key = (account_id, (at - self.origin) // (spacing * size), 0)
+        span = sender.batch_span
+        if span:
+            # One send per grid point: a batch spans batch_size points of the grid.
+            bucket = (at - self.origin) // span
+            if bucket == sender.batch_bucket:
+                batch = sender.batch_name
+            else:
+                batch = f"{account_id}/{bucket:06d}.000"
+                sender.batch_bucket, sender.batch_name = bucket, batch
         else:
             bucket = (at - self.origin) // 60_000_000
             counted = (account_id, bucket)
             seen = self.batch_counts.get(counted, 0)
             self.batch_counts[counted] = seen + 1
-            batch_key = (account_id, bucket, seen // size)
-        batch = self.batch_names.get(batch_key)
-        if batch is None:
-            batch = self.batch_names[batch_key] = (
-                f"{account_id}/{batch_key[1]:06d}.{batch_key[2]:03d}"
-            )
+            batch_key = (account_id, bucket, seen // self.batch_size)
+            found = self.batch_names.get(batch_key)
+            if found is None:
+                found = self.batch_names[batch_key] = (
+                    f"{account_id}/{batch_key[1]:06d}.{batch_key[2]:03d}"
+                )
+            batch = found
         hasher = self.hasher.copy()
         hasher.update(f"{contact_id}\x1f{kind}\x1f{number}".encode("utf-8", "surrogatepass"))
         content = decision.content
