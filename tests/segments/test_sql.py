@@ -6,28 +6,32 @@ them where Python does, spelled out with IS NULL).
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from omnimsg.contacts import Contact
+from omnimsg.channels.kinds import ChannelKind
+from omnimsg.contacts import ChannelIdentity, Contact
 from omnimsg.errors import InputError, NaiveDatetimeError, SegmentError
-from omnimsg.segments import MAX_TERMS, filter_contacts, parse_segment
+from omnimsg.segments import MAX_TERMS, filter_contacts, fold_case, parse_segment
 from omnimsg.segments.sql import install_sqlite_functions, segment_clause, select_contact_ids
 from omnimsg.segments.walk import resolve
 from omnimsg.stores.sql import ContactTables
 
 from .conftest import Backend
-from .strategies import CUSTOM_FIELDS, condition_json, instants
+from .strategies import CUSTOM_FIELDS, condition_json, instants, segment_json
 
 NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
+DAY = timedelta(days=1)
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
@@ -289,3 +293,203 @@ def test_own_tables_without_a_column_the_segment_reads_are_named() -> None:
     segment = parse_segment({"field": "email", "op": "is_set"})
     with pytest.raises(InputError, match=r"tables\.contacts has no column with the key 'email'"):
         select_contact_ids(segment, now=NOW, tables=tables)
+
+
+# --- set-shaped SQL --------------------------------------------------------------------
+
+SCORE = {"score": "number"}
+TWO_DAYS = {"amount": 2, "unit": "days"}
+
+
+def _pg(statement: Any) -> str:
+    return str(statement.compile(dialect=postgresql.dialect()))
+
+
+@pytest.mark.parametrize(
+    ("condition", "table"),
+    [
+        ({"field": "tags", "op": "contains", "value": "vip"}, "contact_tags"),
+        ({"field": "custom.score", "op": "gt", "value": 500}, "contact_custom_values"),
+        (
+            {"field": "channels", "op": "has_any", "value": ["sms", "whatsapp"]},
+            "contact_identities",
+        ),
+        (
+            {
+                "field": "last_inbound_at",
+                "op": "within_last",
+                "value": {"amount": 2, "unit": "days"},
+            },
+            "contact_identities",
+        ),
+        (
+            {"field": "subscription", "sender": "wa", "op": "in", "value": ["subscribed"]},
+            "contact_subscriptions",
+        ),
+    ],
+)
+def test_one_condition_on_a_child_table_is_read_from_that_table_alone(
+    condition: dict[str, Any], table: str
+) -> None:
+    """SPEC A1: ``SELECT contact_id FROM contact_tags WHERE tag = 'vip'``, the query
+    an index answers alone, not a scan of contacts joined to it."""
+    statement = select_contact_ids(parse_segment(condition, custom_fields=SCORE), now=NOW)
+    assert [str(t) for t in statement.columns_clause_froms] == [table]
+    assert list(statement.selected_columns.keys()) == ["id"]
+
+
+def test_child_conditions_at_the_top_are_semi_joins_and_elsewhere_correlated() -> None:
+    """SPEC A1: AND-ed at the top, ``contacts.id IN (SELECT ...)``; under OR or NOT a
+    correlated EXISTS, never an IN list PostgreSQL would scan per row once too big."""
+    top = _pg(
+        select_contact_ids(
+            parse_segment(
+                {
+                    "all": [
+                        {"field": "email", "op": "is_set"},
+                        {"field": "tags", "op": "contains", "value": "vip"},
+                    ]
+                }
+            ),
+            now=NOW,
+        )
+    )
+    assert "contacts.id IN (SELECT contact_tags.contact_id" in top
+    nested = _pg(
+        select_contact_ids(
+            parse_segment(
+                {
+                    "any": [
+                        {"field": "email", "op": "is_set"},
+                        {"field": "tags", "op": "contains", "value": "vip"},
+                    ]
+                }
+            ),
+            now=NOW,
+        )
+    )
+    assert "EXISTS (SELECT contact_tags.contact_id" in nested
+    assert "IN (SELECT" not in nested
+
+
+@given(data=segment_json, now=instants)
+def test_no_set_is_ever_tested_with_not_in(data: dict[str, Any], now: datetime) -> None:
+    """SPEC section 3: ``NOT IN`` over a subquery is NULL-sensitive and, on PostgreSQL,
+    a per-row scan of the whole set; negated sets are always NOT EXISTS."""
+    segment = parse_segment(data, custom_fields=CUSTOM_FIELDS)
+    try:
+        text = _pg(select_contact_ids(segment, now=now))
+    except SegmentError:
+        return
+    assert "NOT IN (SELECT" not in text
+
+
+def test_the_latest_inbound_is_computed_once_per_condition() -> None:
+    """SPEC A1: a window over the latest inbound is one grouped set (its start filters
+    rows through an index, its end is the one max()); a lower bound needs no max()."""
+    window = {
+        "field": "last_inbound_at",
+        "op": "within_last",
+        "value": {"amount": 7, "unit": "days"},
+    }
+    text = _pg(segment_clause(parse_segment({"not": window}), now=NOW))
+    assert text.count("max(contact_identities.last_inbound_at)") == 1
+    assert "contact_identities.last_inbound_at >=" in text
+    after = {"field": "last_inbound_at", "op": "after", "value": "2024-01-01T00:00:00Z"}
+    assert "max(" not in _pg(segment_clause(parse_segment(after), now=NOW))
+
+
+def test_text_equality_checks_the_length_before_folding() -> None:
+    """SPEC section 3: folding keeps the length, so only values of the constant's
+    length are folded; the lengths are literals, not parameters."""
+    segment = parse_segment({"field": "first_name", "op": "in", "value": ["Ana", "Łukasz"]})
+    text = _pg(segment_clause(segment, now=NOW))
+    assert "length(contacts.first_name) IN (3, 6)" in text
+
+
+WHATSAPP_NOW = ChannelIdentity("wa", ChannelKind.WHATSAPP, "1", last_inbound_at=NOW)
+SMS_NOW = ChannelIdentity("sms", ChannelKind.SMS, "2", last_inbound_at=NOW)
+WHATSAPP_BEFORE = ChannelIdentity("wa", ChannelKind.WHATSAPP, "3", last_inbound_at=NOW - 9 * DAY)
+
+DRIVEN = [
+    Contact(id="both", identities=(WHATSAPP_NOW,)),
+    Contact(id="split", identities=(WHATSAPP_BEFORE, SMS_NOW)),
+    Contact(id="old", identities=(WHATSAPP_BEFORE,)),
+    Contact(id="none"),
+]
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite_backend", "postgres_backend"])
+def test_a_segment_read_from_a_child_table_checks_the_rest_per_contact(
+    request: pytest.FixtureRequest, backend_name: str
+) -> None:
+    """SPEC A1: read from the identities, the other conditions still see all of the
+    contact's identities (the driving table has an alias of its own): "has WhatsApp
+    and wrote within 2 days" keeps a contact whose recent message came by SMS."""
+    segment = parse_segment(
+        {
+            "all": [
+                {"field": "last_inbound_at", "op": "within_last", "value": TWO_DAYS},
+                {"field": "channels", "op": "has_channel", "value": "whatsapp"},
+                {"not": {"field": "tags", "op": "contains", "value": "x"}},
+            ]
+        }
+    )
+    statement = select_contact_ids(segment, now=NOW)
+    assert "contact_identities_1" in _pg(statement)
+    expected = {c.id for c in filter_contacts(segment, DRIVEN, now=NOW)}
+    assert expected == {"both", "split"}
+    backend: Backend = request.getfixturevalue(backend_name)
+    assert backend.ids(DRIVEN, [segment], now=NOW) == [expected]
+
+
+def test_own_tables_are_read_from_a_child_table_only_through_a_foreign_key() -> None:
+    """SPEC A1: a child table's ids are contacts only if a foreign key says so; without
+    one, an orphan row must not make an id appear."""
+    own = sa.MetaData()
+    people = sa.Table("people", own, sa.Column("id", sa.Text, primary_key=True))
+    linked = sa.Table(
+        "linked_tags",
+        own,
+        sa.Column("contact_id", sa.Text, sa.ForeignKey(people.c.id)),
+        sa.Column("tag", sa.Text),
+    )
+    loose = sa.Table("loose_tags", own, sa.Column("contact_id", sa.Text), sa.Column("tag", sa.Text))
+    unused = sa.table("unused", sa.column("contact_id"))
+    segment = parse_segment({"field": "tags", "op": "contains", "value": "vip"})
+    engine = sa.create_engine("sqlite://")
+    own.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(people.insert(), [{"id": "1"}])
+        for table in (linked, loose):
+            conn.execute(table.insert(), [{"contact_id": "1", "tag": "vip"}])
+        conn.execute(loose.insert(), [{"contact_id": "orphan", "tag": "vip"}])
+        for table, first in ((linked, "linked_tags"), (loose, "people")):
+            tables = ContactTables(
+                contacts=people,
+                tags=table,
+                identities=unused,
+                custom_values=unused,
+                subscriptions=unused,
+            )
+            statement = select_contact_ids(segment, now=NOW, tables=tables)
+            assert [str(t) for t in statement.columns_clause_froms] == [first]
+            assert list(conn.execute(statement).scalars()) == ["1"]
+    engine.dispose()
+
+
+TRICKY_TEXT = st.text(
+    alphabet=st.sampled_from("aAΣσςİiıẞßſKkµΜμǅ\u13a0\uab70 .é\u0301Ωω\u2126Ꮳ"), max_size=12
+) | st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=12)
+
+
+@given(TRICKY_TEXT)
+def test_the_sqlite_function_folds_exactly_like_python(text: str) -> None:
+    """SPEC section 3: the function SQLite calls for non-ASCII text takes shortcuts
+    (``str.lower()`` where it agrees with the fold) that never change the result,
+    final sigma and dotted capital I included."""
+    connection = sqlite3.connect(":memory:")
+    install_sqlite_functions(connection)
+    (folded,) = connection.execute("SELECT omnimsg_fold(?)", (text,)).fetchone()
+    connection.close()
+    assert folded == fold_case(text)

@@ -18,6 +18,8 @@ import sqlalchemy as sa
 import omnimsg.stores.sql
 from omnimsg.contacts import Contact
 from omnimsg.errors import InputError, StoreError
+from omnimsg.segments import parse_segment
+from omnimsg.segments.sql import select_contact_ids
 from omnimsg.stores.sql import (
     REFERENCE_TABLES,
     ContactTables,
@@ -124,3 +126,73 @@ def test_instants_at_the_ends_of_the_range_round_trip(postgres_connection: sa.Co
             load_contacts(conn, [Contact(id=f"e{n}", created_at=at) for n, at in enumerate(ends)])
             stored = conn.execute(sa.select(contacts.c.created_at).order_by(contacts.c.id))
             assert list(stored.scalars()) == ends
+
+
+INDEXED = [
+    ({"field": "tags", "op": "contains", "value": "vip"}, "ix_contact_tags_tag"),
+    ({"field": "custom.score", "op": "gt", "value": 500}, "ix_contact_custom_values_number"),
+    (
+        {"field": "custom.renewal", "op": "before", "value": "2024-01-01T00:00:00Z"},
+        "ix_contact_custom_values_datetime",
+    ),
+    (
+        {"field": "last_inbound_at", "op": "after", "value": "2024-01-01T00:00:00Z"},
+        "ix_contact_identities_last_inbound",
+    ),
+    (
+        {"field": "last_inbound_at", "op": "within_last", "value": {"amount": 2, "unit": "days"}},
+        "ix_contact_identities_last_inbound",
+    ),
+    ({"field": "channels", "op": "has_channel", "value": "sms"}, "ix_contact_identities_channel"),
+    (
+        {"field": "subscription", "sender": "wa", "op": "equals", "value": "subscribed"},
+        "ix_contact_subscriptions_sender",
+    ),
+]
+
+
+def _indexes_read(conn: sa.Connection, statement: sa.Select[Any]) -> set[str]:
+    sql = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    plan: Any = conn.execute(sa.text(f"EXPLAIN (FORMAT JSON) {sql}")).scalar()
+    found, nodes = set(), [plan[0]["Plan"]]
+    while nodes:
+        node = nodes.pop()
+        found.add(node.get("Index Name"))
+        nodes.extend(node.get("Plans", ()))
+    return found
+
+
+@pytest.mark.parametrize(("condition", "index"), INDEXED)
+def test_each_condition_on_a_child_table_has_an_index_to_read(
+    postgres_connection: sa.Connection, condition: dict[str, Any], index: str
+) -> None:
+    """SPEC A1: the reference schema indexes what set-shaped conditions look up (tags
+    by tag, custom values by name and value, identities by latest inbound and by
+    channel, consent by sender and status). With sequential scans priced out,
+    PostgreSQL reads the condition's own index."""
+    create_reference_schema(postgres_connection)
+    segment = parse_segment(condition, custom_fields={"score": "number", "renewal": "datetime"})
+    statement = select_contact_ids(segment, now=datetime(2024, 5, 1, tzinfo=UTC))
+    postgres_connection.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    schema = postgres_connection.get_execution_options()["schema_translate_map"][None]
+    postgres_connection.execute(sa.text(f'SET LOCAL search_path TO "{schema}"'))
+    assert index in _indexes_read(postgres_connection, statement)
+
+
+def test_identities_are_indexed_for_lookups_by_external_id(
+    postgres_connection: sa.Connection,
+) -> None:
+    """SPEC A4: find_identity and accounts_for look an external id up by index."""
+    create_reference_schema(postgres_connection)
+    identities = metadata.tables["contact_identities"]
+    lookups = [
+        sa.select(identities.c.contact_id).where(
+            identities.c.account_id == "wa", identities.c.external_id == "1"
+        ),
+        sa.select(identities.c.account_id).where(identities.c.external_id == "1").distinct(),
+    ]
+    postgres_connection.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    schema = postgres_connection.get_execution_options()["schema_translate_map"][None]
+    postgres_connection.execute(sa.text(f'SET LOCAL search_path TO "{schema}"'))
+    for lookup in lookups:
+        assert "ix_contact_identities_external" in _indexes_read(postgres_connection, lookup)

@@ -3,9 +3,11 @@
 :mod:`omnimsg.stores.sql.schema` declares the five reference tables
 (:data:`REFERENCE_TABLES`) that :mod:`omnimsg.segments.sql` compiles segments
 against, :class:`ContactTables` points the compiler at an application's own tables,
-and :func:`load_contacts` inserts :class:`~omnimsg.contacts.Contact` values. The SQL
-stores of state will live next to them. SQLite and PostgreSQL are supported. Nothing
-here opens a connection: every function takes the caller's. This package imports
+:func:`load_contacts` inserts :class:`~omnimsg.contacts.Contact` values and
+:class:`SqlContactSource` streams them back (a
+:class:`~omnimsg.protocols.ContactSource`, with segments pushed down). The SQL stores
+of state will live next to them. SQLite and PostgreSQL are supported. Functions take
+the caller's connection; a source given an engine connects through it. This package imports
 SQLAlchemy; :mod:`omnimsg` and :mod:`omnimsg.stores` never import it.
 """
 
@@ -27,7 +29,8 @@ from omnimsg.stores.sql.schema import (
     create_reference_schema,
     metadata,
 )
-from omnimsg.stores.sql.types import ExactNumber, Instant
+from omnimsg.stores.sql.source import SqlContactSource
+from omnimsg.stores.sql.types import ExactNumber, Instant, exact_decimal
 
 __all__ = [
     "CUSTOM_VALUE_COLUMNS",
@@ -35,12 +38,14 @@ __all__ = [
     "ContactTables",
     "ExactNumber",
     "Instant",
+    "SqlContactSource",
     "contact_custom_values",
     "contact_identities",
     "contact_subscriptions",
     "contact_tags",
     "contacts",
     "create_reference_schema",
+    "exact_decimal",
     "load_contacts",
     "metadata",
 ]

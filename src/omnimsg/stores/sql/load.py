@@ -86,7 +86,7 @@ def _custom_row(contact_id: str, name: object, value: object, where: str) -> dic
     return row
 
 
-def _identity_row(contact_id: str, identity: object, where: str) -> dict[str, Any]:
+def _identity_row(contact_id: str, position: int, identity: object, where: str) -> dict[str, Any]:
     if not isinstance(identity, ChannelIdentity):
         raise InputError(f"{where}: expected a ChannelIdentity, got {type(identity).__name__}")
     where = f"{where}[{_shown(identity.account_id)}]"
@@ -94,6 +94,7 @@ def _identity_row(contact_id: str, identity: object, where: str) -> dict[str, An
         "contact_id": contact_id,
         "account_id": _text(identity.account_id, f"{where}.account_id"),
         "external_id": _text(identity.external_id, f"{where}.external_id"),
+        "position": position,
         "channel": _text(identity.channel, f"{where}.channel"),
         "first_seen_at": _instant(identity.first_seen_at, f"{where}.first_seen_at"),
         "last_inbound_at": _instant(identity.last_inbound_at, f"{where}.last_inbound_at"),
@@ -134,8 +135,8 @@ def _rows(contact: object) -> dict[str, list[dict[str, Any]]]:
         "contacts": [person],
         "tags": [{"contact_id": contact_id, "tag": tag} for tag in tags],
         "identities": [
-            _identity_row(contact_id, identity, f"{where}.identities")
-            for identity in contact.identities
+            _identity_row(contact_id, position, identity, f"{where}.identities")
+            for position, identity in enumerate(contact.identities)
         ],
         "custom_values": custom,
         "subscriptions": sorted(subscriptions, key=lambda row: str(row["sender"])),
@@ -168,7 +169,11 @@ def load_contacts(
     Runs inside the caller's transaction and returns the number of contacts loaded.
     Custom values are stored by :func:`~omnimsg.segments.compiler.custom_value_type`:
     each in the column of its type; values of no supported type (and NaN) are skipped,
-    exactly as the Python predicate reads them as missing.
+    exactly as the Python predicate reads them as missing. Numbers are stored as
+    written (:class:`~omnimsg.stores.sql.ExactNumber`: ``123.45``, so a query for
+    ``number_value = 123.45`` finds it), identities with their ``position`` in
+    ``Contact.identities`` (when the table has that column), a consent record as its
+    status. :class:`~omnimsg.stores.sql.SqlContactSource` reads them back.
 
     Contacts are read and checked ``batch_size`` at a time, and every row of a batch is
     checked before any of it is sent. So an :class:`~omnimsg.errors.InputError` leaves
@@ -200,7 +205,13 @@ def load_contacts(
     pending: dict[str, list[dict[str, Any]]] = {name: [] for name in _LOAD_ORDER}
     count = 0
 
+    # Tables of an application's own may leave out the order of identities.
+    positions = "position" in targets["identities"].c
+
     def flush() -> None:
+        if not positions:
+            for row in pending["identities"]:
+                del row["position"]
         for name in _LOAD_ORDER:
             rows = pending[name]
             if rows:

@@ -4,6 +4,13 @@
 default; :class:`ContactTables` lets an application point it at its own tables, views
 or subqueries instead. Missing values are ``NULL`` (or no row). A custom value sits in
 the column of its type (:func:`~omnimsg.segments.compiler.custom_value_type`).
+
+The indexes serve the sets the segment SQL reads from child tables (tags by tag,
+custom values by name and number or instant, identities by channel, by latest
+inbound and by contact, consent by sender and status) and the lookups of an
+external id. Custom strings get none: every text condition compares folded text,
+which an index of the stored text cannot answer, and PostgreSQL refuses index
+entries beyond about 2.7 kB, which a long custom string would make.
 """
 
 from __future__ import annotations
@@ -78,12 +85,17 @@ contact_identities = sa.Table(
     _contact_id(),
     sa.Column("account_id", sa.Text, primary_key=True),
     sa.Column("external_id", sa.Text, primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("channel", sa.Text, nullable=False),
     sa.Column("first_seen_at", Instant()),
     sa.Column("last_inbound_at", Instant()),
     sa.Index("ix_contact_identities_channel", "channel", "contact_id"),
+    sa.Index("ix_contact_identities_last_inbound", "last_inbound_at", "contact_id"),
+    sa.Index("ix_contact_identities_contact_inbound", "contact_id", "last_inbound_at"),
+    sa.Index("ix_contact_identities_external", "external_id", "account_id", "contact_id"),
 )
-"""One row per channel identity (channel account) of a contact."""
+"""One row per channel identity (channel account) of a contact, ``position`` its place
+in :attr:`Contact.identities <omnimsg.contacts.Contact.identities>`."""
 
 contact_custom_values = sa.Table(
     "contact_custom_values",
@@ -94,6 +106,8 @@ contact_custom_values = sa.Table(
     sa.Column("number_value", ExactNumber()),
     sa.Column("boolean_value", sa.Boolean),
     sa.Column("datetime_value", Instant()),
+    sa.Index("ix_contact_custom_values_number", "name", "number_value", "contact_id"),
+    sa.Index("ix_contact_custom_values_datetime", "name", "datetime_value", "contact_id"),
 )
 """Typed custom values (EAV): a value sits in the column of its type, the others are NULL."""
 
@@ -113,6 +127,7 @@ contact_subscriptions = sa.Table(
     _contact_id(),
     sa.Column("sender", sa.Text, primary_key=True),
     sa.Column("status", sa.Text, nullable=False),
+    sa.Index("ix_contact_subscriptions_sender", "sender", "status", "contact_id"),
 )
 """A contact's subscription status per sender (channel account); no row means not asked."""
 

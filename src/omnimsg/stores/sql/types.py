@@ -15,7 +15,7 @@ from sqlalchemy.engine import Dialect
 
 from omnimsg._time import require_aware
 
-__all__ = ["ExactNumber", "Instant"]
+__all__ = ["ExactNumber", "Instant", "exact_decimal"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -65,9 +65,48 @@ class _PlainNumeric(sa.types.UserDefinedType[Any]):
         return "NUMERIC"
 
 
+def exact_decimal(value: int | float) -> Decimal:
+    """``value`` as the decimal a person reads it as, keeping comparisons exact.
+
+    A float becomes its shortest round-tripping text (``123.45``, not the binary
+    expansion ``123.4500000000000028…``), so a query written with the same literal
+    finds it. Distinct floats still get distinct decimals in the same order, and no
+    64-bit integer lies between a float and its shortest text, so comparisons with
+    integers and other floats stay those of Python. One range is written out exactly
+    instead: a whole float between ``2**53`` and ``2**64`` (``2.0**60`` is
+    ``1152921504606846976.0``; its shortest text ``1.152921504606847E+18`` lies above
+    integers the float itself is below). Whole floats keep one decimal place, so
+    they read back as floats.
+    """
+    if isinstance(value, float):
+        if value.is_integer() and -_WHOLE_LIMIT <= value <= _WHOLE_LIMIT:
+            return Decimal(f"{int(value)}.0")
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+_WHOLE_LIMIT = 2.0**64
+_INT64 = 2**63
+
+
+def _python_number(value: Decimal) -> int | float:
+    # Integers fit in 64 bits (the loader refuses others): a whole decimal beyond
+    # them, or one with decimal places, was a float.
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= 0 and -_INT64 <= value < _INT64:
+        return int(value)
+    return float(value)
+
+
 class ExactNumber(sa.TypeDecorator[Any]):
-    """A number compared exactly: ``NUMERIC`` on PostgreSQL (bound as ``Decimal``), and
-    ``NUMERIC`` affinity on SQLite, which keeps 64-bit integers and doubles as they are.
+    """A number stored as written and compared exactly.
+
+    ``NUMERIC`` on PostgreSQL, bound as :func:`exact_decimal` (``123.45`` is stored as
+    ``123.45``, so ``WHERE number_value = 123.45`` finds it); ``NUMERIC`` affinity on
+    SQLite, which keeps 64-bit integers and doubles as they are (a double compares
+    equal to the same literal). Values read back are ``int`` for integers and
+    ``float`` for the rest, except that SQLite's affinity keeps a whole float that
+    fits in 64 bits as an integer (``5.0`` reads back as ``5``, an equal number).
     """
 
     impl = sa.Numeric
@@ -80,9 +119,21 @@ class ExactNumber(sa.TypeDecorator[Any]):
         return dialect.type_descriptor(_PlainNumeric())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        """A ``Decimal`` on PostgreSQL, the number itself elsewhere."""
+        """An :func:`exact_decimal` on PostgreSQL, the number itself elsewhere."""
         if value is None:
             return None
         if dialect.name == "postgresql":
-            return Decimal(value)
+            return exact_decimal(value)
+        return value
+
+    def process_literal_param(self, value: Any, dialect: Dialect) -> str:
+        """A finite number as SQL text, for statements compiled with literal values."""
+        if dialect.name == "postgresql" or not isinstance(value, float):
+            return str(exact_decimal(value))
+        return repr(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        """An ``int`` or a ``float``, as the number was written."""
+        if isinstance(value, Decimal):
+            return _python_number(value)
         return value
