@@ -29,6 +29,7 @@ import importlib.util
 import inspect
 import io
 import itertools
+import json
 import os
 import signal
 import time
@@ -182,12 +183,15 @@ class Env:
 
     folder: Path
     contacts_csv: Path
+    draft_toml: Path
     files: dict[str, object] = field(default_factory=dict)
 
 
 def _make_env(folder: Path) -> Env:
     contacts_csv = folder / "contacts.csv"
     contacts_csv.write_text("phone,first_name\n+34600000001,Ana\n", encoding="utf-8")
+    draft_toml = folder / "draft.json"
+    draft_toml.write_text(json.dumps(DRAFT_DATA), encoding="utf-8")
     directory = folder / "a-directory.toml"
     directory.mkdir()
     fifo = folder / "fifo.toml"
@@ -215,7 +219,7 @@ def _make_env(folder: Path) -> Env:
         "path: with NUL": str(folder / "a\x00b.toml"),
         "path: lone surrogate": str(folder / "\ud800.toml"),
     }
-    return Env(folder, contacts_csv, files)
+    return Env(folder, contacts_csv, draft_toml, files)
 
 
 def _examples() -> dict[str, Any]:
@@ -228,6 +232,7 @@ def _examples() -> dict[str, Any]:
         parse_segment,
     )
     from omnimsg.audiences import import_contacts_csv, resolve_id_list
+    from omnimsg.broadcasts import draft_from_dict
     from omnimsg.policy import OptInRules, parse_snippet
     from omnimsg.stores import MemoryContactStore
 
@@ -270,7 +275,26 @@ def _examples() -> dict[str, Any]:
         "audience": audience,
         "snippet": parse_snippet('Hola {{ first_name | "amigo" }}'),
         "content": Message(text="Hola").render(ContentLimits()),
+        "draft_data": DRAFT_DATA,
+        "draft": draft_from_dict(DRAFT_DATA),
     }
+
+
+DRAFT_DATA = {
+    "id": "b1",
+    "name": "Winter",
+    "channels": ["whatsapp"],
+    "senders": [{"account": "wa-1", "channel": "whatsapp"}],
+    "content": {"whatsapp": [{"text": "Hola {{ first_name }}", "template": "winter"}]},
+    "schedule": {"start": "2026-11-23T09:00:00+00:00"},
+}
+
+
+def _plan() -> Any:
+    """A fresh plan of the example draft (a plan is read once)."""
+    return api("plan_broadcast")(
+        ex("draft"), [ex("ana"), ex("bob")], profile=ex("respondio"), now=NOW
+    )
 
 
 def _store(*contacts: object) -> Any:
@@ -311,6 +335,8 @@ BY_NAME: dict[str, Factory] = {
     "contact": lambda env: ex("ana"),
     "contact_id": lambda env: "c1",
     "contacts": lambda env: [ex("ana"), ex("bob")],
+    "draft": lambda env: ex("draft"),
+    "profile": lambda env: ex("respondio"),
     "conversation": lambda env: api("ConversationState")(last_inbound_at=NOW),
     "day": lambda env: NOW.date(),
     "delta": lambda env: timedelta(hours=1),
@@ -359,6 +385,9 @@ BY_NAME: dict[str, Factory] = {
 }
 OVERRIDES: dict[tuple[str, str], Factory] = {
     ("parse_segment", "data"): lambda env: ex("segment_data"),
+    ("draft_from_dict", "data"): lambda env: ex("draft_data"),
+    ("Plan", "planner"): lambda env: _plan()._planner,
+    ("load_draft", "path"): lambda env: env.draft_toml,
     ("profile_from_dict", "data"): lambda env: dict(ex("respondio").raw),
     ("Contact.from_dict", "data"): lambda env: {"id": "c9", "phone": "+34600000009"},
     ("Contact.trusted", "id"): lambda env: "c9",
@@ -390,6 +419,11 @@ ALSO_PASSED = {("filter_contacts", "now")}
 # Example instances by class name: the receivers of methods, and the source of valid
 # constructor arguments (an attrs class or named tuple gives back its own fields).
 INSTANCES: dict[str, Factory] = {
+    "Draft": lambda env: ex("draft"),
+    "Plan": lambda env: _plan(),
+    "PlanSummary": lambda env: _plan().run(),
+    "ContactOutcome": lambda env: next(iter(_plan())),
+    "PlannedSend": lambda env: next(iter(_plan())).sends[0],
     "AccountState": lambda env: api("AccountState")(),
     "AllGroup": lambda env: ex("segment").root,
     "AnyGroup": lambda env: ex("segment").root.children[1],

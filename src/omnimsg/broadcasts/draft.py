@@ -1346,6 +1346,10 @@ def validate_draft(
         raise InputError(f"draft: expected a Draft, got {type(draft).__name__}")
     if not isinstance(profile, Profile):
         raise InputError(f"profile: expected a Profile, got {type(profile).__name__}")
+    try:
+        profile.kinds  # noqa: B018 - a Profile built around a broken spec fails here
+    except (AttributeError, TypeError):
+        raise InputError("profile: not a usable profile (load it with load_profile)") from None
     size = _size(audience_size)
     start = draft.schedule.start
     problem = "" if start is None else _start_problem(start)

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from omnimsg._convert import shown, to_enum
 from omnimsg.channels.capabilities import QuietHours
 from omnimsg.channels.kinds import ChannelKind
 from omnimsg.errors import InputError
@@ -51,7 +52,7 @@ class Targeting(StrEnum):
 def _positive_count(name: str) -> _Check:
     def check(instance: object, attribute: object, value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InputError(f"{name}: expected a whole number of at least 1, got {value!r}")
+            raise InputError(f"{name}: expected a whole number of at least 1, got {shown(value)}")
 
     return check
 
@@ -59,7 +60,7 @@ def _positive_count(name: str) -> _Check:
 def _positive_period(name: str) -> _Check:
     def check(instance: object, attribute: object, value: object) -> None:
         if not isinstance(value, timedelta) or value < _MICROSECOND:
-            raise InputError(f"{name}: expected a positive timedelta, got {value!r}")
+            raise InputError(f"{name}: expected a positive timedelta, got {shown(value)}")
 
     return check
 
@@ -93,7 +94,7 @@ class FrequencyCap:
 def _text(name: str) -> _Check:
     def check(instance: object, attribute: object, value: object) -> None:
         if not isinstance(value, str) or not value:
-            raise InputError(f"{name}: expected non-empty text, got {value!r}")
+            raise InputError(f"{name}: expected non-empty text, got {shown(value)}")
 
     return check
 
@@ -106,12 +107,20 @@ def _optional_text(name: str) -> _Check:
     return check
 
 
+def _sender_channel(value: object) -> ChannelKind:
+    return to_enum(ChannelKind, value, "sender.channel")
+
+
+def _targeting(value: object) -> Targeting:
+    return to_enum(Targeting, value, "targeting")
+
+
 @attrs.frozen
 class Sender:
     """A channel account that sends the broadcast (B11: a team's numbers share the load)."""
 
     account_id: str = attrs.field(validator=_text("sender.account_id"))
-    channel: ChannelKind = attrs.field(converter=ChannelKind)
+    channel: ChannelKind = attrs.field(converter=_sender_channel)
     team: str | None = attrs.field(default=None, validator=_optional_text("sender.team"))
 
 
@@ -197,14 +206,14 @@ class Audience:
 
     def __attrs_post_init__(self) -> None:
         if self.segment is not None and not isinstance(self.segment, Segment):
-            raise InputError(f"audience.segment: expected a Segment, got {self.segment!r}")
+            raise InputError(f"audience.segment: expected a Segment, got {shown(self.segment)}")
         if self.id_list and self.id_list_account is None:
             raise InputError("audience.id_list_account: an id list needs its channel account (A4)")
 
 
 def _start(value: object) -> datetime | None:
     if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-        raise InputError(f"schedule.start: expected an aware datetime or None, got {value!r}")
+        raise InputError(f"schedule.start: expected an aware datetime or None, got {shown(value)}")
     return value
 
 
@@ -229,7 +238,7 @@ def _contents(
             isinstance(m, BroadcastMessage) for m in messages
         ):
             raise InputError(f"content.{kind}: expected a tuple of BroadcastMessage")
-        out[ChannelKind(kind)] = messages
+        out[to_enum(ChannelKind, kind, "content")] = messages
     return MappingProxyType(out)
 
 
@@ -238,7 +247,7 @@ def _channels(value: object) -> frozenset[ChannelKind] | None:
         return None
     if isinstance(value, str) or not isinstance(value, frozenset | set | tuple | list):
         raise InputError("channels: expected a set of channel kinds")
-    return frozenset(ChannelKind(v) for v in value)
+    return frozenset(to_enum(ChannelKind, v, "channels") for v in value)
 
 
 def _senders(value: object) -> tuple[Sender, ...]:
@@ -279,7 +288,7 @@ class Draft:
     content: Mapping[ChannelKind, tuple[BroadcastMessage, ...]] = attrs.field(converter=_contents)
     senders: tuple[Sender, ...] = attrs.field(converter=_senders)
     tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tags)
-    targeting: Targeting = attrs.field(default=Targeting.LAST_INTERACTED, converter=Targeting)
+    targeting: Targeting = attrs.field(default=Targeting.LAST_INTERACTED, converter=_targeting)
     account: str | None = attrs.field(default=None, validator=_optional_text("account"))
     channels: frozenset[ChannelKind] | None = attrs.field(default=None, converter=_channels)
     only_interacted: bool = False
@@ -294,8 +303,9 @@ class Draft:
             raise InputError(f"audience: expected an Audience, got {type(self.audience).__name__}")
         if self.targeting is Targeting.ACCOUNT and self.account is None:
             raise InputError("account: specific-account targeting needs the account (B2)")
+        if not isinstance(self.schedule, Schedule):
+            raise InputError(f"schedule: expected a Schedule, got {type(self.schedule).__name__}")
         for name, value, cls in (
-            ("schedule", self.schedule, Schedule),
             ("rate", self.rate, Rate),
             ("quiet_hours", self.quiet_hours, QuietHours),
             ("frequency_cap", self.frequency_cap, FrequencyCap),

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from omnimsg._convert import shown
 from omnimsg._time import require_aware
 from omnimsg.broadcasts.lanes import (
     DAY,
@@ -163,6 +164,8 @@ class Plan:
     """
 
     def __init__(self, planner: _Planner) -> None:
+        if not isinstance(planner, _Planner):
+            raise InputError("a Plan is made by plan_broadcast(draft, contacts, ...)")
         self._planner = planner
         self._stream: Iterator[ContactOutcome] | None = None
         self._done = False
@@ -1079,6 +1082,10 @@ def _planner(
         raise InputError(f"draft: expected a Draft, got {type(draft).__name__}")
     if not isinstance(profile, Profile):
         raise InputError(f"profile: expected a Profile, got {type(profile).__name__}")
+    try:
+        profile.kinds  # noqa: B018 - a Profile built around a broken spec fails here
+    except (AttributeError, TypeError):
+        raise InputError("profile: not a usable profile (load it with load_profile)") from None
     if not isinstance(contacts, ContactSource) and (
         isinstance(contacts, str | bytes | Mapping) or not isinstance(contacts, Iterable)
     ):
@@ -1091,7 +1098,9 @@ def _planner(
     if start is not None and not isinstance(start, datetime):
         raise InputError(f"start: expected an aware datetime, got {type(start).__name__}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size: expected a whole number of at least 1, got {batch_size!r}")
+        raise InputError(
+            f"batch_size: expected a whole number of at least 1, got {shown(batch_size)}"
+        )
     for name, value, cls in (
         ("accounts", accounts, AccountState),
         ("usage", usage, SenderUsage),
