@@ -22,6 +22,7 @@ IMPLEMENTED = [
     "X4",
     "X5",
     *(f"B{i}" for i in range(1, 15)),
+    "B15",
     "B16",
     "B17",
 ]

@@ -165,3 +165,27 @@ def test_the_summary_sentence_groups_thousands() -> None:
     assert summary.describe() == "a total of 1,200 messages to 1,200 recipients"
     assert summary.recipients == 1200
     assert ChannelKind.TELEGRAM in summary.by_channel
+
+
+def test_b15_the_plan_reports_each_recipient_left_out_with_the_reason() -> None:
+    """SPEC B15, the planning half (the dispatcher reports failed sends): every contact
+    the broadcast will not reach has its line with the reason and rule, and every send
+    carries the text it goes with, the context an operator sees beside a reply."""
+    contacts = [
+        wa_contact("reached", "34612345678"),
+        Contact(id="no-whatsapp", last_interacted_channel="whatsapp"),
+        wa_contact("bad-id", "not-a-phone"),
+    ]
+    out = io.StringIO()
+    plan_broadcast(whatsapp_draft("wa-1"), contacts, profile=LIVETEX, now=NOW).write_jsonl(out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    outcomes = {line["entry"]: line for line in lines if line["type"] == "outcome"}
+    assert set(outcomes) == {"reached", "no-whatsapp", "bad-id"}
+    assert (outcomes["no-whatsapp"]["reason"], outcomes["no-whatsapp"]["rule"]) == (
+        "no_identity",
+        "B3",
+    )
+    assert (outcomes["bad-id"]["reason"], outcomes["bad-id"]["rule"]) == ("invalid_phone", "A5")
+    (send,) = outcomes["reached"]["sends"]
+    assert send["text"] == "Hi"
+    assert lines[-1]["excluded_by_reason"] == {"invalid_phone": 1, "no_identity": 1}
