@@ -33,7 +33,8 @@ from omnimsg.broadcasts import (
     plan_broadcast,
     plan_test_send,
 )
-from omnimsg.broadcasts.draft import draft_from_dict, load_draft, validate_draft
+from omnimsg.broadcasts.checks import validate_draft
+from omnimsg.broadcasts.draft import draft_from_dict, load_draft
 from omnimsg.channels import (
     AfterWindow,
     ChannelCapabilities,

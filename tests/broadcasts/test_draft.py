@@ -19,13 +19,13 @@ from typing import Any
 import attrs
 import pytest
 
+from omnimsg.broadcasts.checks import validate_draft
 from omnimsg.broadcasts.draft import (
     MAX_SEND_DURATION,
     draft_from_dict,
     draft_json_schema,
     draft_to_dict,
     load_draft,
-    validate_draft,
 )
 from omnimsg.broadcasts.model import (
     Audience,

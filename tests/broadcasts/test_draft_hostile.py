@@ -29,12 +29,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from odd_zones import BrokenOffset, NoOffset
+from omnimsg.broadcasts.checks import validate_draft
 from omnimsg.broadcasts.draft import (
     draft_from_dict,
     draft_json_schema,
     draft_to_dict,
     load_draft,
-    validate_draft,
 )
 from omnimsg.broadcasts.lifecycle import check_recurrence, occurrences, transition
 from omnimsg.broadcasts.model import BroadcastMessage, Schedule

@@ -37,7 +37,7 @@ from omnimsg.broadcasts import (
     plan_test_send,
     reason_rule,
 )
-from omnimsg.broadcasts.draft import validate_draft
+from omnimsg.broadcasts.checks import validate_draft
 from omnimsg.channels.capabilities import QuietHours
 from omnimsg.channels.kinds import Mode
 from omnimsg.contacts import Contact

@@ -8,6 +8,7 @@ forbids, and a :class:`PlanSummary` to read before sending. Nothing here sends o
 stores.
 """
 
+from omnimsg.broadcasts.checks import validate_draft
 from omnimsg.broadcasts.draft import (
     MAX_DRAFT_BYTES,
     MAX_DRAFT_DEPTH,
@@ -15,7 +16,6 @@ from omnimsg.broadcasts.draft import (
     draft_json_schema,
     draft_to_dict,
     load_draft,
-    validate_draft,
 )
 from omnimsg.broadcasts.jsonl import outcome_record, send_record, write_plan
 from omnimsg.broadcasts.lifecycle import TRANSITIONS, BroadcastStatus, occurrences, transition

@@ -29,15 +29,15 @@ contact and the message (X5), so the same inputs give the same plan, byte for by
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from omnimsg._convert import shown
 from omnimsg._time import require_aware
+from omnimsg.broadcasts.checks import validate_draft
 from omnimsg.broadcasts.lanes import (
     DAY,
     Intervals,
@@ -1132,7 +1132,7 @@ def _planner(
         raise InputError(
             f"start: {when.isoformat()} is too close to the ends of the date range"
         ) from None
-    _validate(draft, profile, when)
+    validate_draft(draft, profile, now=when)
     return _Planner(
         draft,
         contacts,
@@ -1146,16 +1146,6 @@ def _planner(
         batch_size=batch_size,
         audience_override=audience_override,
     )
-
-
-def _validate(draft: Draft, profile: Profile, start: datetime) -> None:
-    try:
-        drafts = importlib.import_module("omnimsg.broadcasts.draft")
-    except ImportError:
-        return
-    check: Any = getattr(drafts, "validate_draft", None)
-    if check is not None:
-        check(draft, profile, now=start)
 
 
 def plan_test_send(

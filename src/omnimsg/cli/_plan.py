@@ -44,7 +44,8 @@ from omnimsg.audiences import (
     import_contacts_csv_file,
 )
 from omnimsg.broadcasts import Draft, Plan, PlanSummary, Tally, plan_broadcast, write_plan
-from omnimsg.broadcasts.draft import load_draft, validate_draft
+from omnimsg.broadcasts.checks import validate_draft
+from omnimsg.broadcasts.draft import load_draft
 from omnimsg.broadcasts.outcomes import reason_rule, reason_words
 from omnimsg.cli._flags import custom_fields, instant, refused_as, text, time_zone
 from omnimsg.cli._output import Output, console_for, styled
