@@ -33,6 +33,7 @@ from omnimsg.cli._flags import (
     time_zone,
     voice_note,
 )
+from omnimsg.cli._options import JsonFlag
 from omnimsg.cli._output import Output, styled
 from omnimsg.cli._profiles import complete_channel, load_named
 from omnimsg.cli._settings import value_json
@@ -211,9 +212,7 @@ def check(
     exit_code: Annotated[
         bool, typer.Option("--exit-code", help="Exit with status 1 when the send is refused.")
     ] = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document (see docs/cli.md).")
-    ] = False,
+    json_output: JsonFlag = False,
 ) -> int:
     """Decide whether one message may be sent now, and how."""
     output = Output.of(ctx)

@@ -48,6 +48,7 @@ from omnimsg.broadcasts.checks import validate_draft
 from omnimsg.broadcasts.draft import load_draft
 from omnimsg.broadcasts.outcomes import reason_rule, reason_words
 from omnimsg.cli._flags import custom_fields, instant, refused_as, text, time_zone
+from omnimsg.cli._options import JsonFlag, RegionOption, UnknownColumnsOption
 from omnimsg.cli._output import Output, console_for, styled
 from omnimsg.cli._profiles import load_named
 from omnimsg.stores.memory import MemoryContactStore
@@ -439,19 +440,8 @@ def plan(
             show_default=False,
         ),
     ] = None,
-    region: Annotated[
-        str | None,
-        typer.Option(
-            "--region",
-            metavar="CC",
-            help="Phone region (ISO 3166, such as ES) for numbers without +country.",
-            show_default=False,
-        ),
-    ] = None,
-    unknown_columns: Annotated[
-        UnknownColumns,
-        typer.Option("--unknown-columns", help="CSV columns that are not contact fields."),
-    ] = UnknownColumns.CUSTOM,
+    region: RegionOption = None,
+    unknown_columns: UnknownColumnsOption = UnknownColumns.CUSTOM,
     now_flag: Annotated[
         str | None,
         typer.Option(
@@ -470,9 +460,7 @@ def plan(
             show_default=False,
         ),
     ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document (see docs/cli.md).")
-    ] = False,
+    json_output: JsonFlag = False,
 ) -> int:
     """Plan a broadcast draft for the contacts of a CSV and summarise the plan."""
     output = Output.of(ctx)

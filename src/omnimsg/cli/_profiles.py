@@ -25,6 +25,7 @@ from omnimsg import (
 )
 from omnimsg.cli._files import require_regular_file
 from omnimsg.cli._flags import as_of_instant, text
+from omnimsg.cli._options import JsonFlag
 from omnimsg.cli._output import Output, styled
 from omnimsg.cli._settings import capabilities_json, setting_rows
 
@@ -117,9 +118,7 @@ def profiles(
             show_default=False,
         ),
     ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document (see docs/cli.md).")
-    ] = False,
+    json_output: JsonFlag = False,
 ) -> int:
     """Print each channel's settings under built-in profiles or profile files."""
     output = Output.of(ctx)

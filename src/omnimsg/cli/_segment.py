@@ -23,6 +23,7 @@ from omnimsg.audiences import (
 )
 from omnimsg.cli._files import read_text_file
 from omnimsg.cli._flags import custom_fields, instant, refused_as, text
+from omnimsg.cli._options import JsonFlag, RegionOption, UnknownColumnsOption
 from omnimsg.cli._output import Output, styled
 from omnimsg.stores.memory import MemoryContactStore
 
@@ -148,19 +149,8 @@ def segment(
             show_default=False,
         ),
     ] = None,
-    region: Annotated[
-        str | None,
-        typer.Option(
-            "--region",
-            metavar="CC",
-            help="Phone region (ISO 3166, such as ES) for numbers without +country.",
-            show_default=False,
-        ),
-    ] = None,
-    unknown_columns: Annotated[
-        UnknownColumns,
-        typer.Option("--unknown-columns", help="CSV columns that are not contact fields."),
-    ] = UnknownColumns.CUSTOM,
+    region: RegionOption = None,
+    unknown_columns: UnknownColumnsOption = UnknownColumns.CUSTOM,
     sample: Annotated[
         int, typer.Option("--sample", min=0, help="How many matching contacts to show.")
     ] = 10,
@@ -173,9 +163,7 @@ def segment(
             show_default=False,
         ),
     ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document (see docs/cli.md).")
-    ] = False,
+    json_output: JsonFlag = False,
 ) -> int:
     """Describe a segment and count its members in a contacts CSV."""
     output = Output.of(ctx)

@@ -1,0 +1,33 @@
+"""Options that several commands share, declared once (their names, help and defaults)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from omnimsg.audiences import UnknownColumns
+
+__all__ = ["JsonFlag", "RegionOption", "UnknownColumnsOption"]
+
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document (see docs/cli.md).")
+]
+"""``--json``: one JSON document instead of tables."""
+
+RegionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        metavar="CC",
+        help="Phone region (ISO 3166, such as ES) for numbers without +country.",
+        show_default=False,
+    ),
+]
+"""``--region``: the phone region of a contacts CSV's national numbers."""
+
+UnknownColumnsOption = Annotated[
+    UnknownColumns,
+    typer.Option("--unknown-columns", help="CSV columns that are not contact fields."),
+]
+"""``--unknown-columns``: what a contacts CSV's other columns are."""
