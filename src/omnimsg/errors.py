@@ -18,6 +18,9 @@ reason code, never an exception. Exceptions are for bad input and broken backend
     │   └── SegmentValidationError    a segment JSON is malformed (carries every problem)
     ├── AudienceError (ValueError)    an id list or CSV cannot be read at all
     ├── StoreError (RuntimeError)     a store backend failed
+    │   ├── StoreUnavailableError     the store's server or file cannot be reached
+    │   ├── CorruptRecordError        a stored record cannot be read back
+    │   └── SchemaVersionError        a store was made by another schema version
     ├── TransportError (RuntimeError) a transport failed
     └── ConformanceError (AssertionError)  an implementation broke a protocol's
                                            contract (omnimsg.testing checks)
@@ -34,6 +37,7 @@ __all__ = [
     "AudienceError",
     "ConfigurationError",
     "ConformanceError",
+    "CorruptRecordError",
     "DraftError",
     "InputError",
     "LifecycleError",
@@ -42,10 +46,12 @@ __all__ = [
     "PhoneNumberError",
     "ProblemDetail",
     "ProfileError",
+    "SchemaVersionError",
     "SegmentError",
     "SegmentValidationError",
     "SnippetError",
     "StoreError",
+    "StoreUnavailableError",
     "TransportError",
     "UnknownChannelError",
     "UnknownProfileError",
@@ -155,6 +161,44 @@ class AudienceError(OmnimsgError, ValueError):
 
 class StoreError(OmnimsgError, RuntimeError):
     """A store backend failed; the driver's exception is chained as ``__cause__``."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store's server or file cannot be reached now; retry once it is back.
+
+    Nothing already recorded is lost: every write a store acknowledged is kept, and
+    a write that raised this may or may not have been applied (the dispatcher's
+    ledger makes either case safe to resume).
+    """
+
+
+class CorruptRecordError(StoreError):
+    """A stored record cannot be read back; ``kind`` and ``key`` name it.
+
+    omnimsg never overwrites such a record: a send whose ledger entry is corrupt is
+    reported for reconciliation, not sent again.
+    """
+
+    def __init__(self, kind: str, key: str, problem: str) -> None:
+        self.kind = kind
+        self.key = key
+        self.problem = problem
+        super().__init__(f"corrupt {kind} record {key[:200]!r}: {problem}")
+
+
+class SchemaVersionError(StoreError):
+    """A store's schema was made by another version of omnimsg than this one reads.
+
+    ``found`` is the version on disk, ``expected`` the one this omnimsg writes.
+    """
+
+    def __init__(self, where: str, found: int, expected: int) -> None:
+        self.found = found
+        self.expected = expected
+        super().__init__(
+            f"{where}: schema_version {found}, this omnimsg reads {expected}"
+            + (" (upgrade omnimsg)" if found > expected else "")
+        )
 
 
 class TransportError(OmnimsgError, RuntimeError):

@@ -11,6 +11,7 @@ protocol            what plugs in                             in-memory twin
 :class:`ContactSource`  where contacts are read from          ``stores.memory.MemoryContactStore``
 :class:`ContactSink`    where imported contacts are written   ``stores.memory.MemoryContactStore``
 :class:`StateStore` conversation, consent and sender state    ``stores.memory.MemoryStateStore``
+:class:`DeliveryStore`  records, reservations, the send ledger ``stores.memory.MemoryStore``
 :class:`Transport`  sending one message (``send``)            ``testing.RecordingTransport``
 :class:`AsyncTransport`  the same, awaited (``asend``)        ``testing.RecordingTransport``
 ==================  ========================================  ===========================
@@ -22,12 +23,13 @@ on an implementation of one's own.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from omnimsg.contacts import Contact
+    from omnimsg.delivery.records import Reservation
     from omnimsg.state import AccountState, ConversationState, SenderUsage
     from omnimsg.transports import SendRequest, SendResult
 
@@ -36,6 +38,7 @@ __all__ = [
     "Clock",
     "ContactSink",
     "ContactSource",
+    "DeliveryStore",
     "StateStore",
     "Transport",
 ]
@@ -133,6 +136,62 @@ class StateStore(Protocol):
 
     def put_usage(self, account_id: str, usage: SenderUsage, /) -> None:
         """Replace the usage record of a sender account."""
+        ...
+
+
+@runtime_checkable
+class DeliveryStore(StateStore, Protocol):
+    """A :class:`StateStore` that many workers can share: what the dispatcher needs.
+
+    Everything is namespaced by ``tenant``: two stores of different tenants on the
+    same server or file never see each other's records or reservations. Two
+    primitives carry everything, each atomic on its own:
+
+    - **records**: JSON text per ``(kind, key)`` with a version. ``put_record``
+      writes only if the stored version is ``expected`` (``None``: absent), so
+      read-modify-write loops never lose an update. ``group`` (a broadcast id for
+      ledger entries) lets ``scan_records`` list a kind's records of one group.
+    - **reservations**: ``reserve`` takes places in capped sets, all or none, and
+      never grants past a cap, however many workers ask at once.
+
+    Errors are :class:`~omnimsg.errors.StoreError`:
+    :class:`~omnimsg.errors.StoreUnavailableError` when the server or file cannot be
+    reached. ``omnimsg.testing.check_delivery_store`` checks the behaviour.
+    """
+
+    @property
+    def tenant(self) -> str:
+        """The namespace this store reads and writes."""
+        ...
+
+    def get_record(self, kind: str, key: str, /) -> tuple[int, str] | None:
+        """``(version, text)`` of the record, or ``None`` if there is none."""
+        ...
+
+    def put_record(
+        self, kind: str, key: str, expected: int | None, text: str, /, group: str = ""
+    ) -> bool:
+        """Write ``text`` as version ``(expected or 0) + 1`` if the stored version is ``expected``.
+
+        ``expected`` ``None`` writes only if there is no record. Returns whether it
+        wrote.
+        """
+        ...
+
+    def scan_records(self, kind: str, group: str, /) -> Iterator[tuple[str, int, str]]:
+        """``(key, version, text)`` of every record of ``kind`` in ``group``, by key."""
+        ...
+
+    def reserve(self, reservations: Sequence[Reservation], at: datetime, /) -> int:
+        """Take every reservation at ``at``, or none: ``-1``, or the index of the first refused."""
+        ...
+
+    def members(self, key: str, since: datetime, /) -> list[tuple[str, datetime]]:
+        """The members of set ``key`` taken after ``since``, with their instants, oldest first."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files (the store is not used after)."""
         ...
 
 

@@ -6,7 +6,11 @@ Fakes, not mocks: each double behaves like the real thing, in memory.
   moved.
 - :class:`RecordingTransport`: a :class:`~omnimsg.protocols.Transport` and
   :class:`~omnimsg.protocols.AsyncTransport` at once, that records every request and
-  answers through a handler you give it (accept everything by default).
+  answers through a handler you give it (accept everything by default). Script the
+  failures your own code must survive: ``fail_recipient(recipient, *outcomes)`` for
+  the next calls to one recipient, ``fail_call(number, outcome)`` for the Nth call,
+  with ``SendStatus.REJECTED``, ``SendStatus.RETRY``, an exception to raise or a
+  callable answering the request; then read ``requests``, ``results`` and ``sent``.
 - The in-memory stores are real stores and live in :mod:`omnimsg.stores.memory`.
 
 A protocol only checks shape. The ``check_*`` functions check behaviour: run them on
@@ -19,11 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import ParamSpec, TypeVar, cast
 
-from omnimsg._convert import to_instant
+from omnimsg._convert import shown, to_enum, to_flag, to_instant, to_text
 from omnimsg.channels.kinds import ChannelKind
 from omnimsg.contacts import ChannelIdentity, Contact
 from omnimsg.errors import ConformanceError, InputError, OmnimsgError
@@ -84,31 +90,164 @@ def _accept(request: SendRequest) -> SendResult:
     )
 
 
-class RecordingTransport:
-    """A transport that records every request and answers with ``handler(request)``.
+Outcome = SendStatus | Callable[[SendRequest], SendResult] | Exception
+"""What a scripted call gets: a failing status, a callable answering it, or an exception."""
 
-    Serves both protocols: ``send`` and ``asend`` record into the same
-    :attr:`requests` list. The default handler accepts everything, with a provider id
-    made from the idempotency key; give your own to refuse some recipients or to
-    raise :class:`~omnimsg.errors.TransportError`.
+_SCRIPTED = {
+    SendStatus.REJECTED: "scripted rejection",
+    SendStatus.RETRY: "scripted passing failure",
+}
+
+
+def _outcome(value: object, name: str) -> Outcome:
+    """``value`` checked as an :data:`Outcome`, or an InputError naming ``name``."""
+    if isinstance(value, Exception):
+        return value
+    if isinstance(value, type) and issubclass(value, BaseException):
+        raise InputError(f"{name}: expected an exception instance, got an exception class")
+    if isinstance(value, str):
+        status = to_enum(SendStatus, value, name)
+        if status not in _SCRIPTED:
+            raise InputError(
+                f"{name}: a scripted status is rejected or retry; script an acceptance "
+                "with a callable returning a SendResult"
+            )
+        return status
+    if callable(value):
+        return cast(Callable[[SendRequest], SendResult], value)
+    raise InputError(
+        f"{name}: expected SendStatus.REJECTED or RETRY, an exception instance or a callable "
+        f"returning a SendResult; got {shown(value)}"
+    )
+
+
+class RecordingTransport:
+    """A transport that records every request and answers it, as scripted or by ``handler``.
+
+    Serves both protocols: ``send`` and ``asend`` share the same records and script.
+    ``handler(request)`` answers every call not scripted; the default accepts with a
+    provider id made from the idempotency key.
+
+    Script failures to test how your code reacts to them, where an outcome is
+    ``SendStatus.REJECTED`` or ``SendStatus.RETRY`` (the result carries a generic
+    error text), a callable taking the request and returning a
+    :class:`~omnimsg.transports.SendResult`, or an exception instance, raised as is
+    (a :class:`~omnimsg.errors.TransportError` for "no answer, the message may have
+    gone")::
+
+        transport = RecordingTransport()
+        transport.fail_recipient("+34612345678", SendStatus.RETRY, SendStatus.REJECTED)
+        transport.fail_call(3, TransportError("read timeout"))
+
+    ``idempotent`` is exposed as an attribute: whether the platform drops a request
+    whose key it has seen, so that resending after a :class:`TransportError` is safe.
+
+    Attributes, readable at any time: ``requests`` (every request, in the order of the
+    calls), ``results`` (every result returned) and ``sent`` (the requests whose result
+    was ACCEPTED), the last two in the order the answers came back. A call that raises
+    is in ``requests`` only. Safe to share between threads and an event loop: a lock
+    guards the records and the script (never held while a handler or outcome runs).
+
+    Raises :class:`~omnimsg.errors.InputError` for a handler that is not callable, an
+    ``idempotent`` that is not a bool, a bad outcome, and a handler or callable
+    outcome that returns something other than a ``SendResult``.
     """
 
-    def __init__(self, handler: Callable[[SendRequest], SendResult] | None = None) -> None:
+    def __init__(
+        self,
+        handler: Callable[[SendRequest], SendResult] | None = None,
+        *,
+        idempotent: bool = False,
+    ) -> None:
         if handler is not None and not callable(handler):
             raise InputError(f"handler: expected a callable, got {type(handler).__name__}")
         self._handler = handler or _accept
+        self.idempotent = to_flag(idempotent, "idempotent")
         self.requests: list[SendRequest] = []
+        self.results: list[SendResult] = []
+        self.sent: list[SendRequest] = []
+        self._lock = threading.Lock()
+        self._by_recipient: dict[str, deque[Outcome]] = {}
+        self._by_call: dict[int, Outcome] = {}
+
+    def fail_recipient(self, recipient: str, *outcomes: Outcome) -> None:
+        """Answer the next calls for ``recipient`` with ``outcomes``, one each, in order.
+
+        Once they are used up, the handler answers again. Outcomes scripted by
+        several calls queue up after each other. A call also scripted by
+        :meth:`fail_call` gets that outcome and leaves this queue as it is.
+        """
+        key = to_text(recipient, "recipient")
+        if not key:
+            raise InputError("recipient: must not be empty")
+        checked = [_outcome(value, f"outcomes[{i}]") for i, value in enumerate(outcomes)]
+        with self._lock:
+            if checked:
+                self._by_recipient.setdefault(key, deque()).extend(checked)
+
+    def fail_call(self, number: int, outcome: Outcome) -> None:
+        """Answer the ``number``-th call overall (counted from 1) with ``outcome``.
+
+        Raises :class:`~omnimsg.errors.InputError` if that call was already made or
+        already scripted.
+        """
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise InputError(f"number: expected a whole number from 1, got {shown(number)}")
+        at = int(number)
+        checked = _outcome(outcome, "outcome")
+        with self._lock:
+            if at <= len(self.requests):
+                raise InputError(f"number: call {at} has already been made")
+            if at in self._by_call:
+                raise InputError(f"number: call {shown(at)} is already scripted")
+            self._by_call[at] = checked
 
     def send(self, request: SendRequest, /) -> SendResult:
-        """Record ``request`` and return the handler's answer."""
+        """Record ``request`` and answer it: its scripted outcome, else the handler's."""
         if not isinstance(request, SendRequest):
             raise InputError(f"request: expected a SendRequest, got {type(request).__name__}")
-        self.requests.append(request)
-        return self._handler(request)
+        with self._lock:
+            self.requests.append(request)
+            number = len(self.requests)
+            outcome = self._by_call.pop(number, None)
+            if outcome is None:
+                queue = self._by_recipient.get(request.recipient)
+                if queue:
+                    outcome = queue.popleft()
+                    if not queue:
+                        del self._by_recipient[request.recipient]
+        result = _answer(request, number, outcome, self._handler)
+        with self._lock:
+            self.results.append(result)
+            if result.status is SendStatus.ACCEPTED:
+                self.sent.append(request)
+        return result
 
     async def asend(self, request: SendRequest, /) -> SendResult:
         """The awaitable :meth:`send`."""
         return self.send(request)
+
+
+def _answer(
+    request: SendRequest,
+    number: int,
+    outcome: Outcome | None,
+    handler: Callable[[SendRequest], SendResult],
+) -> SendResult:
+    """The answer to call ``number``: ``outcome`` when scripted, else ``handler``'s."""
+    if isinstance(outcome, Exception):
+        raise outcome
+    if isinstance(outcome, SendStatus):
+        return SendResult(
+            request.idempotency_key, outcome, error=f"{_SCRIPTED[outcome]} (call {number})"
+        )
+    source, answer = ("handler", handler) if outcome is None else ("outcome", outcome)
+    result: object = answer(request)
+    if not isinstance(result, SendResult):
+        raise InputError(
+            f"{source}: returned a value of type {type(result).__name__}, expected a SendResult"
+        )
+    return result
 
 
 # --- contract checks -----------------------------------------------------------------

@@ -42,6 +42,8 @@ def send_record(send: PlannedSend) -> dict[str, Any]:
         "paid": send.paid,
         "text": send.text,
         "params": dict(send.params),
+        "template": send.template,
+        "tag": send.tag,
     }
 
 
@@ -82,6 +84,16 @@ def write_plan(plan: Plan, stream: TextIO) -> PlanSummary:
         "tags": sorted(draft.tags),
         "start": plan.start.isoformat(),
         "ends_by": plan.ends_by.isoformat(),
+        "profile": plan.profile.name,
+        "rate": None
+        if draft.rate is None
+        else {"messages": draft.rate.messages, "per_seconds": draft.rate.per.total_seconds()},
+        "frequency_cap": None
+        if draft.frequency_cap is None
+        else {
+            "messages": draft.frequency_cap.messages,
+            "period_seconds": draft.frequency_cap.period.total_seconds(),
+        },
     }
     write = stream.write
     write(_dumps(header) + "\n")

@@ -141,8 +141,8 @@ class PlannedSend(NamedTuple):
     instant it may go (UTC). ``address`` is the recipient on the account (the
     platform id or the phone). ``text`` is the content as it goes (snippets filled,
     media links appended where the channel sends links); ``params`` the template's
-    parameters, filled for the contact. ``number`` counts the contact's messages (or
-    prompts) from 1.
+    parameters, filled for the contact, and ``template`` its name (``tag`` a message
+    tag, W3). ``number`` counts the contact's messages (or prompts) from 1.
     """
 
     key: str
@@ -158,6 +158,8 @@ class PlannedSend(NamedTuple):
     paid: bool
     text: str
     params: tuple[tuple[str, str], ...] = ()
+    template: str | None = None
+    tag: str | None = None
 
 
 class ContactOutcome(NamedTuple):

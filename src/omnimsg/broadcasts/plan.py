@@ -181,6 +181,11 @@ class Plan:
         return self._planner.start
 
     @property
+    def profile(self) -> Profile:
+        """The profile the plan was made with."""
+        return self._planner.profile
+
+    @property
     def ends_by(self) -> datetime:
         """The end of the 7 days every send falls within (B10)."""
         return from_micros(self._planner.horizon)
@@ -850,6 +855,7 @@ class _Planner:
                 decisions[n],
                 paid[n],
                 params=params[n],
+                message=messages[n],
             )
             for n in range(count)
         )
@@ -883,6 +889,7 @@ class _Planner:
         paid: bool,
         *,
         params: tuple[tuple[str, str], ...] = (),
+        message: Message | None = None,
     ) -> PlannedSend:
         account_id = sender.account_id
         span = sender.batch_span
@@ -925,6 +932,8 @@ class _Planner:
                 paid,
                 content.text if content is not None else "",
                 params,
+                None if message is None else message.template,
+                None if message is None else message.tag,
             ),
         )
 

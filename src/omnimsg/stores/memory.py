@@ -1,6 +1,7 @@
 """In-memory stores: contacts and state in dicts, for one process and for tests.
 
-They implement :class:`~omnimsg.protocols.ContactSource`,
+:class:`MemoryStore` is the in-memory :class:`~omnimsg.protocols.DeliveryStore`
+(records, reservations, the ledger); the others implement :class:`~omnimsg.protocols.ContactSource`,
 :class:`~omnimsg.protocols.ContactSink` and :class:`~omnimsg.protocols.StateStore`
 exactly as a database-backed store must, and pass the same contract checks
 (:mod:`omnimsg.testing`). Nothing here is thread-safe beyond what a dict is.
@@ -8,13 +9,25 @@ exactly as a database-backed store must, and pass the same contract checks
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+import threading
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from datetime import datetime
 
+from omnimsg._convert import to_instant
 from omnimsg.contacts import Contact, merge_contacts
+from omnimsg.delivery.records import Reservation, check_reservations, from_micros, to_micros
 from omnimsg.errors import InputError
 from omnimsg.state import AccountState, ConversationState, SenderUsage
+from omnimsg.stores._records import (
+    RecordStateMixin,
+    check_key,
+    check_tenant,
+    check_text,
+    check_version,
+    micros_of,
+)
 
-__all__ = ["MemoryContactStore", "MemoryStateStore"]
+__all__ = ["MemoryBackend", "MemoryContactStore", "MemoryStateStore", "MemoryStore"]
 
 
 def _key(value: object, name: str) -> str:
@@ -159,3 +172,113 @@ class MemoryStateStore:
         """Replace the usage record of a sender account."""
         _value(usage, SenderUsage, "usage")
         self._usage[_key(account_id, "account_id")] = usage
+
+
+class MemoryBackend:
+    """What several :class:`MemoryStore` share: one dict of records, one of sets, a lock.
+
+    Stores of different tenants over one backend see nothing of each other, like
+    tenants of one database.
+    """
+
+    __slots__ = ("lock", "records", "sets")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.records: dict[tuple[str, str, str], tuple[int, str, str]] = {}
+        self.sets: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
+
+
+class MemoryStore(RecordStateMixin):
+    """A :class:`~omnimsg.protocols.DeliveryStore` in memory: one process, tests, demos.
+
+    Safe across threads of one process (one lock); gone when the process ends. Give
+    several stores the same ``backend`` to keep tenants apart on shared data.
+    """
+
+    def __init__(self, *, tenant: str = "default", backend: MemoryBackend | None = None) -> None:
+        if backend is not None and not isinstance(backend, MemoryBackend):
+            raise InputError(f"backend: expected a MemoryBackend, got {type(backend).__name__}")
+        self._tenant = check_tenant(tenant)
+        self._backend = backend if backend is not None else MemoryBackend()
+
+    @property
+    def tenant(self) -> str:
+        """The namespace this store reads and writes."""
+        return self._tenant
+
+    def get_record(self, kind: str, key: str, /) -> tuple[int, str] | None:
+        """``(version, text)`` of a record, or ``None``."""
+        found = self._backend.records.get(
+            (self._tenant, check_key(kind, "kind"), check_key(key, "key"))
+        )
+        return None if found is None else (found[0], found[1])
+
+    def put_record(
+        self, kind: str, key: str, expected: int | None, text: str, /, group: str = ""
+    ) -> bool:
+        """Write ``text`` if the stored version is ``expected`` (``None``: absent)."""
+        name = (self._tenant, check_key(kind, "kind"), check_key(key, "key"))
+        check_version(expected)
+        check_text(text)
+        if not isinstance(group, str):
+            raise InputError(f"group: expected text, got {type(group).__name__}")
+        backend = self._backend
+        with backend.lock:
+            found = backend.records.get(name)
+            version = None if found is None else found[0]
+            if version != expected:
+                return False
+            backend.records[name] = ((expected or 0) + 1, text, group)
+            return True
+
+    def scan_records(self, kind: str, group: str, /) -> Iterator[tuple[str, int, str]]:
+        """Every record of ``kind`` in ``group``, by key."""
+        check_key(kind, "kind")
+        if not isinstance(group, str):
+            raise InputError(f"group: expected text, got {type(group).__name__}")
+        backend = self._backend
+        with backend.lock:
+            rows = [
+                (key, version, text)
+                for (tenant, k, key), (version, text, g) in backend.records.items()
+                if tenant == self._tenant and k == kind and g == group
+            ]
+        rows.sort()
+        return iter(rows)
+
+    def reserve(self, reservations: Sequence[Reservation], at: datetime, /) -> int:
+        """Take every reservation at ``at`` or none; ``-1`` or the first refused index."""
+        wanted = check_reservations(reservations)
+        now = to_micros(to_instant(at, "at"))
+        backend = self._backend
+        with backend.lock:
+            plans: list[tuple[dict[str, tuple[int, int]], str, int, int]] = []
+            for i, (key, member, cap, window, keep) in enumerate(wanted):
+                members = backend.sets.setdefault((self._tenant, key), {})
+                for name in [m for m, (_, expires) in members.items() if expires <= now]:
+                    del members[name]
+                since = None if window is None else now - micros_of(window)
+                live = [m for m, (t, _) in members.items() if since is None or t > since]
+                if member not in live and cap is not None:
+                    pending = sum(1 for p in plans if p[0] is members and p[1] not in live)
+                    if len(live) + pending >= cap:
+                        return i
+                plans.append((members, member, now, now + micros_of(keep)))
+            for members, member, when, expires in plans:
+                old = members.get(member)
+                if old is None or old[0] < when:
+                    members[member] = (when, max(expires, 0 if old is None else old[1]))
+            return -1
+
+    def members(self, key: str, since: datetime, /) -> list[tuple[str, datetime]]:
+        """The members of set ``key`` taken after ``since``, oldest first."""
+        check_key(key, "key")
+        after = to_micros(to_instant(since, "since"))
+        with self._backend.lock:
+            items = list(self._backend.sets.get((self._tenant, key), {}).items())
+        found = sorted((t, m) for m, (t, _) in items if t > after)
+        return [(m, from_micros(t)) for t, m in found]
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -8,11 +8,13 @@ a queue, a test double from :mod:`omnimsg.testing`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from enum import StrEnum
 
 import attrs
 
-from omnimsg._convert import to_enum, to_optional_text, to_text
+from omnimsg._convert import shown, to_enum, to_optional_text, to_text
 from omnimsg.channels.kinds import ChannelKind, Mode
 from omnimsg.errors import InputError
 from omnimsg.policy.content import OutboundContent
@@ -71,6 +73,27 @@ def _contact_id(value: object) -> str | None:
     return to_optional_text(value, "contact_id")
 
 
+def _language(value: object) -> str | None:
+    return to_optional_text(value, "language")
+
+
+def _params(value: object) -> tuple[tuple[str, str], ...]:
+    items = value.items() if isinstance(value, Mapping) else value
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        raise InputError(f"params: expected a mapping of text to text, got {type(value).__name__}")
+    out: list[tuple[str, str]] = []
+    for item in items:
+        if not (
+            isinstance(item, tuple | list)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], str)
+        ):
+            raise InputError("params: expected (name, value) pairs of text")
+        out.append((item[0], item[1]))
+    return tuple(out)
+
+
 @attrs.frozen
 class SendRequest:
     """One message to hand to a transport.
@@ -79,7 +102,9 @@ class SendRequest:
     every run (X5): a transport or its platform drops a second request with a key it
     has seen. ``recipient`` is the contact's id on ``account_id`` (the platform's user
     id or phone). ``content`` is the content as :func:`omnimsg.decide` rendered it;
-    ``mode`` how it may go, with its ``template`` or ``tag``.
+    ``mode`` how it may go, with its ``template`` or ``tag``; ``params`` are a
+    template's parameters as ``(name, value)`` pairs in order, ``language`` the
+    contact's language when known (a template's language code).
     """
 
     idempotency_key: str = attrs.field(converter=_key)
@@ -91,6 +116,8 @@ class SendRequest:
     template: str | None = attrs.field(default=None, converter=_template)
     tag: str | None = attrs.field(default=None, converter=_tag)
     contact_id: str | None = attrs.field(default=None, converter=_contact_id)
+    params: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_params)
+    language: str | None = attrs.field(default=None, converter=_language)
 
 
 class SendStatus(StrEnum):
@@ -116,18 +143,33 @@ def _error(value: object) -> str | None:
     return to_optional_text(value, "error")
 
 
+def _retry_after(value: object) -> timedelta | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta) and value >= timedelta(0):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 10**9:
+        return timedelta(seconds=value)
+    raise InputError(
+        f"retry_after: expected a non-negative timedelta or seconds, got {shown(value)}"
+    )
+
+
 @attrs.frozen
 class SendResult:
     """A transport's answer to one :class:`SendRequest`.
 
     ``provider_message_id`` is the platform's id for an accepted message; ``error``
-    says why a rejected or retryable one did not go, in the platform's words.
+    says why a rejected or retryable one did not go, in the platform's words;
+    ``retry_after`` is how long the platform asked to wait before a retry (a
+    ``Retry-After`` header), when it said.
     """
 
     idempotency_key: str = attrs.field(converter=_key)
     status: SendStatus = attrs.field(converter=_status)
     provider_message_id: str | None = attrs.field(default=None, converter=_provider_id)
     error: str | None = attrs.field(default=None, converter=_error)
+    retry_after: timedelta | None = attrs.field(default=None, converter=_retry_after)
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,1 @@
+"""Delivery: executing plans through transports, with state shared by many workers."""

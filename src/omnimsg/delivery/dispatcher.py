@@ -1,0 +1,411 @@
+"""The dispatcher: send what a plan planned, exactly once, at its time (X5, B10, B15).
+
+:class:`Dispatcher` (sync) and :class:`AsyncDispatcher` (asyncio) take a plan (a
+:class:`~omnimsg.broadcasts.Plan`, its JSON Lines file, or a header and sends) and
+work through its sends in time order: each send is claimed in the ledger, decided
+again against the store's newer state, its quota reserved, handed to the
+transport, and its answer recorded (:mod:`omnimsg.delivery.steps`). Sends that must
+wait (not due yet, deferred for a retry or for room under a cap, held by another
+worker) are looked at again at their time; a run ends when every send of the plan
+is settled in the ledger: sent, failed, skipped or uncertain.
+
+Several dispatchers, in several processes on several machines, may run the same
+plan against one shared store: the ledger lets exactly one of them send each
+message, and the reservations keep every cap whatever their number.
+
+Time comes from the injected ``clock`` and waiting goes through the injected
+``sleep``: tests run a week of sending in milliseconds with
+:class:`~omnimsg.testing.FixedClock`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import os
+import random
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+import attrs
+
+from omnimsg._convert import to_instant
+from omnimsg.broadcasts.outcomes import PlannedSend
+from omnimsg.broadcasts.plan import Plan
+from omnimsg.channels.registry import Profile, load_profile
+from omnimsg.clock import SystemClock
+from omnimsg.delivery.ledger import DeliveryReport, delivery_report
+from omnimsg.delivery.planfile import PlanHeader, read_plan
+from omnimsg.delivery.records import LedgerEntry, LedgerStatus
+from omnimsg.delivery.steps import Ready, Settled, Steps
+from omnimsg.errors import InputError, OmnimsgError, StoreError
+from omnimsg.protocols import AsyncTransport, Clock, DeliveryStore, Transport
+
+__all__ = ["AsyncDispatcher", "DispatchProgress", "Dispatcher", "worker_id"]
+
+
+def worker_id() -> str:
+    """A worker name unique to this process: host, process id and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@attrs.frozen
+class DispatchProgress:
+    """How far a run is: sends settled of ``total``, by outcome (for a callback or a bar)."""
+
+    total: int
+    settled: int
+    sent: int
+    failed: int
+    skipped: int
+    uncertain: int
+
+
+_Source = Plan | IO[str] | tuple[PlanHeader, Iterable[PlannedSend]]
+
+
+def _header_of(plan: Plan) -> PlanHeader:
+    draft = plan.draft
+    return PlanHeader(
+        broadcast_id=draft.id,
+        name=draft.name,
+        start=plan.start,
+        ends_by=plan.ends_by,
+        profile=plan.profile.name,
+        rate=draft.rate,
+        frequency_cap=draft.frequency_cap,
+    )
+
+
+def _open(source: object) -> tuple[PlanHeader, Iterable[PlannedSend], Profile | None]:
+    if isinstance(source, Plan):
+        planned = (send for outcome in source for send in outcome.sends)
+        return _header_of(source), planned, source.profile
+    if isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], PlanHeader):
+        return source[0], source[1], None
+    if callable(getattr(source, "readline", None)):
+        header, read = read_plan(source)  # type: ignore[arg-type]
+        return header, read, None
+    raise InputError(
+        "plan: expected a Plan, a plan file opened as text, or (PlanHeader, sends), "
+        f"got {type(source).__name__}"
+    )
+
+
+class _Base:
+    """Settings and bookkeeping the two dispatchers share."""
+
+    def __init__(
+        self,
+        store: DeliveryStore,
+        *,
+        profile: Profile | str | None = None,
+        clock: Clock | None = None,
+        owner: str | None = None,
+        lease: timedelta = timedelta(minutes=5),
+        max_attempts: int = 5,
+        backoff: timedelta = timedelta(seconds=2),
+        max_backoff: timedelta = timedelta(minutes=10),
+        idempotent: bool | None = None,
+        progress: Callable[[DispatchProgress], None] | None = None,
+        seed: int | None = None,
+        transport: object = None,
+    ) -> None:
+        if not isinstance(store, DeliveryStore):
+            raise InputError(f"store: expected a delivery store, got {type(store).__name__}")
+        if profile is not None and not isinstance(profile, Profile | str):
+            raise InputError(f"profile: expected a Profile or a name, got {type(profile).__name__}")
+        if clock is not None and not isinstance(clock, Clock):
+            raise InputError(f"clock: expected a clock, got {type(clock).__name__}")
+        if owner is not None and (not isinstance(owner, str) or not 0 < len(owner) <= 200):
+            raise InputError("owner: expected a worker name of 1 to 200 characters")
+        for name, span in (("lease", lease), ("backoff", backoff), ("max_backoff", max_backoff)):
+            if not isinstance(span, timedelta) or span <= timedelta(0):
+                raise InputError(f"{name}: expected a positive timedelta")
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise InputError("max_attempts: expected a whole number of at least 1")
+        if progress is not None and not callable(progress):
+            raise InputError("progress: expected a callable or None")
+        if idempotent is not None and not isinstance(idempotent, bool):
+            raise InputError("idempotent: expected True, False or None")
+        self.store = store
+        self.profile = load_profile(profile) if isinstance(profile, str) else profile
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.owner = owner or worker_id()
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        declared = getattr(transport, "idempotent", False)
+        self.idempotent = bool(declared is True) if idempotent is None else idempotent
+        self.progress = progress
+        self.rng = random.Random(seed)
+
+    def _steps(self, header: PlanHeader, plan_profile: Profile | None) -> Steps:
+        profile = self.profile or plan_profile
+        if profile is None:
+            if header.profile is None:
+                raise InputError("profile: the plan names no profile; pass profile=")
+            profile = load_profile(header.profile)
+        return Steps(
+            store=self.store,
+            profile=profile,
+            header=header,
+            owner=self.owner,
+            lease=self.lease,
+            idempotent=self.idempotent,
+            max_attempts=self.max_attempts,
+            backoff=self.backoff,
+            max_backoff=self.max_backoff,
+            rng=self.rng,
+        )
+
+    def _now(self) -> datetime:
+        return to_instant(self.clock.now(), "clock.now()")
+
+
+class _Run:
+    """The queue of one run: sends by the time they are next looked at, and tallies."""
+
+    def __init__(self, steps: Steps, sends: Iterable[PlannedSend], progress: Any) -> None:
+        self.steps = steps
+        self.progress = progress
+        self.heap: list[tuple[datetime, int, PlannedSend]] = []
+        counter = itertools.count()
+        self.counter = counter
+        seen: set[str] = set()
+        for send in sends:
+            if send.key in seen:
+                continue
+            seen.add(send.key)
+            self.heap.append((send.not_before, next(counter), send))
+        heapq.heapify(self.heap)
+        self.total = len(self.heap)
+        self.tally = dict.fromkeys(("sent", "failed", "skipped", "uncertain"), 0)
+        self.settled = 0
+        header = steps.header
+        rate = header.rate
+        self.spacing: dict[str, timedelta] = {}
+        self.draft_spacing = None if rate is None else rate.spacing
+        self.next_free: dict[str, datetime] = {}
+
+    def spacing_of(self, send: PlannedSend, now: datetime) -> timedelta:
+        found = self.spacing.get(send.account_id)
+        if found is None:
+            caps = self.steps.caps(send, now)
+            found = timedelta(0)
+            if caps.rate_per_second:
+                found = timedelta(seconds=1 / caps.rate_per_second)
+            if self.draft_spacing is not None and self.draft_spacing > found:
+                found = self.draft_spacing
+            self.spacing[send.account_id] = found
+        return found
+
+    def paced(self, send: PlannedSend, now: datetime) -> datetime | None:
+        """When the account may send next, if later than ``now`` (B10 pacing)."""
+        free = self.next_free.get(send.account_id)
+        return free if free is not None and free > now else None
+
+    def took(self, send: PlannedSend, now: datetime) -> None:
+        self.next_free[send.account_id] = now + self.spacing_of(send, now)
+
+    def push(self, at: datetime, send: PlannedSend) -> None:
+        heapq.heappush(self.heap, (at, next(self.counter), send))
+
+    def done(self, entry: LedgerEntry | None) -> None:
+        self.settled += 1
+        if entry is not None:
+            name = {
+                LedgerStatus.SENT: "sent",
+                LedgerStatus.FAILED: "failed",
+                LedgerStatus.SKIPPED: "skipped",
+                LedgerStatus.UNCERTAIN: "uncertain",
+            }.get(entry.status)
+            if name is not None:
+                self.tally[name] += 1
+        if self.progress is not None:
+            self.progress(DispatchProgress(total=self.total, settled=self.settled, **self.tally))
+
+    def settle(self, send: PlannedSend, outcome: Settled, now: datetime) -> None:
+        if outcome.again_at is not None:
+            self.push(max(outcome.again_at, now), send)
+        else:
+            self.done(outcome.entry)
+
+
+def _wrap_store(exc: Exception) -> StoreError:
+    if isinstance(exc, StoreError):
+        return exc
+    error = StoreError(f"the store failed: {type(exc).__name__}: {str(exc)[:200]}")
+    error.__cause__ = exc
+    return error
+
+
+class Dispatcher(_Base):
+    """Sends a plan through a :class:`~omnimsg.protocols.Transport`, one send at a time.
+
+    Args:
+        store: the shared state: ledger, reservations, conversations.
+        transport: sends one message (``send(request) -> SendResult``).
+        profile: the channel rules (a :class:`Profile` or a built-in name); by
+            default the plan's own.
+        clock: where ``now`` comes from (:class:`~omnimsg.clock.SystemClock`).
+        sleep: how to wait, in seconds (``time.sleep``).
+        owner: this worker's name in the ledger; a worker restarted with the same
+            name takes its claims back at once. Unique per process by default.
+        lease: how long a claim holds before another worker may take it over; set it
+            above the transport's own time-out.
+        max_attempts, backoff, max_backoff: retries of passing failures, with
+            exponential backoff and jitter (a platform's ``retry_after`` is honoured).
+        idempotent: the transport drops a second delivery of one key, so uncertain
+            sends may be sent again (by default its ``idempotent`` attribute).
+        progress: called with a :class:`DispatchProgress` after each settled send.
+        seed: seeds the jitter, for reproducible tests.
+    """
+
+    def __init__(
+        self,
+        store: DeliveryStore,
+        transport: Transport,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        **options: Any,
+    ) -> None:
+        if not isinstance(transport, Transport):
+            raise InputError(f"transport: expected a transport, got {type(transport).__name__}")
+        if not callable(sleep):
+            raise InputError("sleep: expected a callable")
+        super().__init__(store, transport=transport, **options)
+        self.transport = transport
+        self.sleep = sleep
+
+    def run(self, plan: _Source) -> DeliveryReport:
+        """Send every due send of ``plan`` until each is settled; the ledger's report.
+
+        Raises :class:`~omnimsg.errors.StoreError` when the store fails (what was
+        recorded stays recorded: run again to resume).
+        """
+        header, sends, plan_profile = _open(plan)
+        steps = self._steps(header, plan_profile)
+        try:
+            run = _Run(steps, sends, self.progress)
+            while run.heap:
+                at, _, send = heapq.heappop(run.heap)
+                now = self._now()
+                if at > now:
+                    self.sleep((at - now).total_seconds())
+                    now = self._now()
+                    if at > now:
+                        run.push(at, send)
+                        continue
+                paced = run.paced(send, now)
+                if paced is not None:
+                    run.push(paced, send)
+                    continue
+                outcome = steps.prepare(send, now)
+                if isinstance(outcome, Ready):
+                    run.took(send, now)
+                    outcome = steps.record(outcome, self._send(outcome), self._now())
+                run.settle(send, outcome, now)
+        except OmnimsgError:
+            raise
+        except Exception as exc:
+            raise _wrap_store(exc) from exc
+        return delivery_report(self.store, header.broadcast_id)
+
+    def _send(self, ready: Ready) -> Any:
+        try:
+            return self.transport.send(ready.request)
+        except Exception as exc:  # a transport's failure is recorded, never ours
+            return exc
+
+
+class AsyncDispatcher(_Base):
+    """The asyncio twin of :class:`Dispatcher`, for an :class:`~omnimsg.protocols.AsyncTransport`.
+
+    ``concurrency`` sends are in flight at once (each account still paced at its
+    rate). Store calls are made on the event loop's thread: keep the store near.
+    """
+
+    def __init__(
+        self,
+        store: DeliveryStore,
+        transport: AsyncTransport,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        concurrency: int = 8,
+        **options: Any,
+    ) -> None:
+        if not isinstance(transport, AsyncTransport):
+            raise InputError(
+                f"transport: expected an async transport, got {type(transport).__name__}"
+            )
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise InputError("concurrency: expected a whole number of at least 1")
+        if not callable(sleep):
+            raise InputError("sleep: expected a callable")
+        super().__init__(store, transport=transport, **options)
+        self.transport = transport
+        self.sleep = sleep
+        self.concurrency = concurrency
+
+    async def run(self, plan: _Source) -> DeliveryReport:
+        """Send every due send of ``plan`` until each is settled; the ledger's report."""
+        header, sends, plan_profile = _open(plan)
+        steps = self._steps(header, plan_profile)
+        try:
+            run = _Run(steps, sends, self.progress)
+            in_flight: set[asyncio.Task[None]] = set()
+            while run.heap or in_flight:
+                if not run.heap or len(in_flight) >= self.concurrency:
+                    finished, in_flight = await asyncio.wait(
+                        in_flight, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for task in finished:
+                        task.result()
+                    continue
+                at, _, send = heapq.heappop(run.heap)
+                now = self._now()
+                if at > now:
+                    if in_flight:
+                        run.push(at, send)
+                        finished, in_flight = await asyncio.wait(
+                            in_flight,
+                            timeout=(at - now).total_seconds(),
+                            return_when=asyncio.FIRST_COMPLETED,
+                        )
+                        for task in finished:
+                            task.result()
+                        continue
+                    await self.sleep((at - now).total_seconds())
+                    now = self._now()
+                    if at > now:
+                        run.push(at, send)
+                        continue
+                paced = run.paced(send, now)
+                if paced is not None:
+                    run.push(paced, send)
+                    continue
+                outcome = steps.prepare(send, now)
+                if isinstance(outcome, Ready):
+                    run.took(send, now)
+                    in_flight.add(asyncio.ensure_future(self._one(run, steps, outcome, now)))
+                else:
+                    run.settle(send, outcome, now)
+        except OmnimsgError:
+            raise
+        except Exception as exc:
+            raise _wrap_store(exc) from exc
+        return delivery_report(self.store, header.broadcast_id)
+
+    async def _one(self, run: _Run, steps: Steps, ready: Ready, now: datetime) -> None:
+        try:
+            answer: Any = await self.transport.asend(ready.request)
+        except Exception as exc:  # a transport's failure is recorded, never ours
+            answer = exc
+        run.settle(ready.send, steps.record(ready, answer, self._now()), now)

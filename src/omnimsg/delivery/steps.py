@@ -1,0 +1,493 @@
+"""What happens to one planned send at its time: the steps both dispatchers share.
+
+:class:`Steps` turns a :class:`~omnimsg.broadcasts.PlannedSend` into either a
+settled answer or a :class:`Ready` send (claimed in the ledger, decided again, its
+quota reserved, marked SENDING), and records the transport's answer. The sync and
+asyncio dispatchers differ only in how they call the transport between the two.
+
+At send time, the world may differ from the plan's (B10: a plan made hours ago):
+
+- the conversation record in the store, when there is one, is decided again with
+  :func:`omnimsg.decide` (an opt-out, a closed window, a reached WeChat cap skip the
+  send with the decision's reason and rule);
+- a double opt-in prompt or reminder goes only while the contact has not answered
+  (B12), and a reminder only once it is due;
+- the daily recipient cap in the account's zone (B11), the tier's unique recipients
+  in the rolling window (B13), the contact's frequency cap (X4) and the month's free
+  chatbot-initiated messages (W6) are reserved atomically; a send that no longer
+  fits moves to when it will (the next local day, the window's first free moment),
+  inside the plan's 7 days, or fails with ``no_capacity`` after them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from omnimsg.broadcasts.outcomes import PlannedSend, SendKind
+from omnimsg.channels.capabilities import ChannelCapabilities
+from omnimsg.channels.kinds import Mode
+from omnimsg.channels.registry import Profile
+from omnimsg.delivery.ledger import Claim, ClaimAction, claim, update_entry
+from omnimsg.delivery.planfile import PlanHeader
+from omnimsg.delivery.records import (
+    LedgerEntry,
+    LedgerStatus,
+    Reservation,
+    decode_account,
+    decode_conversation,
+    encode_conversation,
+)
+from omnimsg.errors import TransportError
+from omnimsg.policy.decision import Message, decide
+from omnimsg.policy.optin import OptInRules, next_prompt_at, request_broadcast, tick
+from omnimsg.protocols import DeliveryStore
+from omnimsg.state import AccountState, ConversationState, OptInState, SubscriptionStatus
+from omnimsg.stores._records import conversation_key
+from omnimsg.transports import SendRequest, SendResult, SendStatus
+
+__all__ = ["Ready", "Settled", "Steps"]
+
+_DAY = timedelta(days=1)
+_EVENTS_KEPT = 32
+
+
+class Settled(NamedTuple):
+    """A send this worker is done with for now: its entry, or when to look again."""
+
+    entry: LedgerEntry | None
+    again_at: datetime | None = None
+
+
+class Ready(NamedTuple):
+    """A send claimed, decided, reserved and marked SENDING: hand ``request`` to the transport."""
+
+    send: PlannedSend
+    request: SendRequest
+    entry: LedgerEntry
+    version: int
+
+
+@attrs.define
+class Steps:
+    """The per-send steps, bound to one store, profile, plan and worker."""
+
+    store: DeliveryStore
+    profile: Profile
+    header: PlanHeader
+    owner: str
+    lease: timedelta
+    idempotent: bool
+    max_attempts: int
+    backoff: timedelta
+    max_backoff: timedelta
+    rng: random.Random
+    caps_cache: dict[str, ChannelCapabilities] = attrs.field(factory=dict)
+
+    # --- before the transport --------------------------------------------------------
+
+    def caps(self, send: PlannedSend, now: datetime) -> ChannelCapabilities:
+        """The channel's capabilities (read once per channel and run)."""
+        found = self.caps_cache.get(send.channel.value)
+        if found is None:
+            found = self.caps_cache[send.channel.value] = self.profile.capabilities(
+                send.channel, as_of=now
+            )
+        return found
+
+    def template(self, send: PlannedSend, now: datetime) -> LedgerEntry:
+        """The ledger entry a claim starts from."""
+        return LedgerEntry(
+            key=send.key,
+            broadcast_id=self.header.broadcast_id,
+            contact_id=send.contact_id,
+            account_id=send.account_id,
+            status=LedgerStatus.CLAIMED,
+            updated_at=now,
+            kind=send.kind.value,
+        )
+
+    def prepare(self, send: PlannedSend, now: datetime) -> Ready | Settled:
+        """Claim, decide again, reserve and mark SENDING, or say why not (and until when)."""
+        if now >= self.header.ends_by:
+            return self._expire(send, now)
+        got: Claim = claim(
+            self.store,
+            self.template(send, now),
+            owner=self.owner,
+            now=now,
+            lease=self.lease,
+            idempotent=self.idempotent,
+        )
+        if got.action is ClaimAction.DONE:
+            return Settled(got.entry)
+        if got.action is ClaimAction.BUSY:
+            return Settled(None, got.entry.lease_until)
+        if got.action is ClaimAction.WAIT:
+            return Settled(None, got.entry.retry_at)
+        version, entry = got.version, got.entry
+        caps = self.caps(send, now)
+        conversation = self._conversation(send)
+        account = self._account(send.account_id)
+        message = Message(
+            text=send.text,
+            template=send.template,
+            tag=send.tag,
+            marketing=send.kind is SendKind.MESSAGE,
+            broadcast=send.kind is SendKind.MESSAGE,
+        )
+        if send.kind is not SendKind.MESSAGE:
+            wait = self._prompt_due(send, caps, conversation, now)
+            if isinstance(wait, str):
+                return self._settle(version, entry, now, LedgerStatus.SKIPPED, wait, "B12")
+            if wait is not None:
+                return self._defer(version, entry, now, wait)
+        if conversation is not None:
+            decision = decide(caps, conversation, message, now=now, account=account)
+            if not decision.allowed:
+                return self._settle(
+                    version, entry, now, LedgerStatus.SKIPPED, str(decision.reason), decision.rule
+                )
+            mode = decision.mode
+        else:
+            mode = send.mode
+        refused = self._reserve(send, caps, account, mode, now)
+        if refused is not None:
+            rule, again = refused
+            if again >= self.header.ends_by:
+                return self._settle(version, entry, now, LedgerStatus.FAILED, "no_capacity", rule)
+            return self._defer(version, entry, now, again)
+        moved = update_entry(
+            self.store,
+            version,
+            entry,
+            status=LedgerStatus.SENDING,
+            attempts=entry.attempts + 1,
+            updated_at=now,
+            lease_until=now + self.lease,
+        )
+        if moved is None:
+            return Settled(None, now)
+        request = SendRequest(
+            idempotency_key=send.key,
+            account_id=send.account_id,
+            channel=send.channel,
+            recipient=send.address,
+            content=message.render(caps.content),
+            mode=mode,
+            template=send.template,
+            tag=send.tag,
+            contact_id=send.contact_id,
+            params=send.params,
+        )
+        return Ready(send, request, moved[1], moved[0])
+
+    def _expire(self, send: PlannedSend, now: datetime) -> Settled:
+        got = claim(
+            self.store,
+            self.template(send, now),
+            owner=self.owner,
+            now=now,
+            lease=self.lease,
+            idempotent=self.idempotent,
+        )
+        if got.action is not ClaimAction.GO:
+            return Settled(got.entry if got.action is ClaimAction.DONE else None, None)
+        return self._settle(got.version, got.entry, now, LedgerStatus.FAILED, "expired", "B10")
+
+    def _conversation(self, send: PlannedSend) -> ConversationState | None:
+        key = conversation_key(send.contact_id, send.account_id)
+        found = self.store.get_record("conversation", key)
+        return None if found is None else decode_conversation(key, found[1])[0]
+
+    def _account(self, account_id: str) -> AccountState | None:
+        found = self.store.get_record("account", account_id)
+        return None if found is None else decode_account(account_id, found[1])
+
+    def _prompt_due(
+        self,
+        send: PlannedSend,
+        caps: ChannelCapabilities,
+        conversation: ConversationState | None,
+        now: datetime,
+    ) -> str | datetime | None:
+        """``None`` to send the prompt now, a time to wait for, or why it is not sent."""
+        consent = OptInState() if conversation is None else conversation.consent
+        status = consent.status
+        if send.kind is SendKind.PROMPT:
+            if status is SubscriptionStatus.NOT_ASKED:
+                return None
+            return "opt_in_answered" if status is not SubscriptionStatus.PROMPTED else "prompted"
+        if status is not SubscriptionStatus.PROMPTED:
+            return "opt_in_answered"
+        due = next_prompt_at(consent, OptInRules.from_capabilities(caps))
+        if due is None:
+            return "prompted"
+        return None if due <= now else due
+
+    def _reserve(
+        self,
+        send: PlannedSend,
+        caps: ChannelCapabilities,
+        account: AccountState | None,
+        mode: Mode,
+        now: datetime,
+    ) -> tuple[str, datetime] | None:
+        """Take the send's places under every cap at once; ``(rule, retry at)`` if refused."""
+        state = account or AccountState()
+        wanted: list[tuple[Reservation, str, Callable[[], datetime]]] = []
+        acct = send.account_id
+        if caps.daily_recipient_cap is not None:
+            day = state.local_day(now)
+            wanted.append(
+                (
+                    Reservation(
+                        f"daily/{acct}/{day.isoformat()}",
+                        send.contact_id,
+                        caps.daily_recipient_cap,
+                        None,
+                        2 * _DAY,
+                    ),
+                    "B11",
+                    lambda: _next_midnight(now, state),
+                )
+            )
+        tiers = caps.tiers
+        if tiers is not None and mode is Mode.TEMPLATE:
+            limit = tiers.limits[min(state.tier, len(tiers.limits) - 1)]
+            key = f"tier/{acct}"
+            window = tiers.rolling_window
+            keep = max(window, tiers.upgrade_lookback)
+            wanted.append(
+                (
+                    Reservation(key, send.contact_id, limit, window, keep),
+                    "B13",
+                    lambda: self._first_free(key, window, now),
+                )
+            )
+        cap = self.header.frequency_cap
+        if cap is not None and send.kind is SendKind.MESSAGE:
+            key_f = f"freq/{send.contact_id}"
+            period = cap.period
+            wanted.append(
+                (
+                    Reservation(key_f, send.key, cap.messages, period, period),
+                    "X4",
+                    lambda: self._first_free(key_f, period, now),
+                )
+            )
+        free = caps.chatbot_free_per_month
+        if mode is Mode.CHATBOT_INITIATED and free is not None and not state.paid_chatbot_terms:
+            local = now.astimezone(state.timezone)
+            wanted.append(
+                (
+                    Reservation(
+                        f"chatbot/{acct}/{local.year:04d}-{local.month:02d}",
+                        send.key,
+                        free,
+                        None,
+                        timedelta(days=32),
+                    ),
+                    "W6",
+                    lambda: _next_month(now, state),
+                )
+            )
+        if not wanted:
+            return None
+        refused = self.store.reserve([w[0] for w in wanted], now)
+        if refused < 0:
+            return None
+        _, rule, again = wanted[refused]
+        return rule, again()
+
+    def _first_free(self, key: str, window: timedelta, now: datetime) -> datetime:
+        members = self.store.members(key, now - window)
+        if not members:
+            return now + timedelta(minutes=1)
+        return members[0][1] + window + timedelta(microseconds=1)
+
+    def _defer(self, version: int, entry: LedgerEntry, now: datetime, at: datetime) -> Settled:
+        moved = update_entry(
+            self.store,
+            version,
+            entry,
+            status=LedgerStatus.DEFERRED,
+            retry_at=at,
+            updated_at=now,
+            owner=None,
+            lease_until=None,
+        )
+        return Settled(None, at if moved is not None else now)
+
+    def _settle(
+        self,
+        version: int,
+        entry: LedgerEntry,
+        now: datetime,
+        status: LedgerStatus,
+        reason: str | None,
+        rule: str | None,
+        **more: object,
+    ) -> Settled:
+        moved = update_entry(
+            self.store,
+            version,
+            entry,
+            status=status,
+            reason=reason,
+            rule=rule,
+            updated_at=now,
+            owner=None,
+            lease_until=None,
+            retry_at=None,
+            **more,
+        )
+        return Settled(moved[1] if moved is not None else None, None if moved else now)
+
+    # --- after the transport ---------------------------------------------------------
+
+    def record(self, ready: Ready, answer: SendResult | BaseException, now: datetime) -> Settled:
+        """Record the transport's answer (or what it raised) for a :class:`Ready` send."""
+        version, entry, send = ready.version, ready.entry, ready.send
+        if isinstance(answer, SendResult) and answer.idempotency_key != send.key:
+            answer = TransportError(
+                f"the transport answered for key {answer.idempotency_key[:40]!r}, not this send"
+            )
+        if isinstance(answer, SendResult):
+            if answer.status is SendStatus.ACCEPTED:
+                result = self._finish(
+                    version,
+                    entry,
+                    now,
+                    LedgerStatus.SENT,
+                    None,
+                    None,
+                    provider_message_id=answer.provider_message_id,
+                    error=None,
+                )
+                self._after_sent(send, now)
+                return result
+            if answer.status is SendStatus.REJECTED:
+                return self._finish(
+                    version, entry, now, LedgerStatus.FAILED, "rejected", "B15", error=answer.error
+                )
+            return self._retry(version, entry, now, answer.error, answer.retry_after)
+        if isinstance(answer, TransportError):
+            if self.idempotent:
+                return self._retry(version, entry, now, str(answer), None)
+            return self._finish(
+                version, entry, now, LedgerStatus.UNCERTAIN, "no_answer", "X5", error=str(answer)
+            )
+        words = f"the transport raised {type(answer).__name__}: {str(answer)[:500]}"
+        return self._finish(
+            version, entry, now, LedgerStatus.FAILED, "transport_crashed", "B15", error=words
+        )
+
+    def _retry(
+        self,
+        version: int,
+        entry: LedgerEntry,
+        now: datetime,
+        error: str | None,
+        after: timedelta | None,
+    ) -> Settled:
+        if entry.attempts >= self.max_attempts:
+            return self._finish(
+                version, entry, now, LedgerStatus.FAILED, "retries_exhausted", "B15", error=error
+            )
+        step = self.backoff * (2 ** (entry.attempts - 1))
+        wait = min(step, self.max_backoff) * (0.5 + self.rng.random() / 2)
+        if after is not None and after > wait:
+            wait = after
+        at = now + wait
+        if at >= self.header.ends_by:
+            return self._finish(
+                version, entry, now, LedgerStatus.FAILED, "retries_exhausted", "B10", error=error
+            )
+        return self._finish(
+            version, entry, now, LedgerStatus.DEFERRED, None, None, error=error, retry_at=at
+        )
+
+    def _finish(
+        self,
+        version: int,
+        entry: LedgerEntry,
+        now: datetime,
+        status: LedgerStatus,
+        reason: str | None,
+        rule: str | None,
+        **more: object,
+    ) -> Settled:
+        """Write the answer; a send marked uncertain meanwhile is overwritten (we know)."""
+        changes: dict[str, object] = {
+            "status": status,
+            "reason": reason,
+            "rule": rule,
+            "updated_at": now,
+            "owner": None,
+            "lease_until": None,
+            "retry_at": None,
+            **more,
+        }
+        while True:
+            moved = update_entry(self.store, version, entry, **changes)
+            if moved is not None:
+                again = moved[1].retry_at if status is LedgerStatus.DEFERRED else None
+                return Settled(None if again else moved[1], again)
+            found = self.store.get_record("ledger", entry.key)
+            if found is None:
+                return Settled(None, None)
+            from omnimsg.delivery.records import decode_entry
+
+            current = decode_entry(entry.key, found[1])
+            mine = current.status is LedgerStatus.SENDING and current.owner == self.owner
+            if not (mine or current.status is LedgerStatus.UNCERTAIN):
+                return Settled(current if current.final else None, None)
+            version, entry = found[0], current
+
+    def _after_sent(self, send: PlannedSend, now: datetime) -> None:
+        """Count the send in the conversation (W5) and move the opt-in state (B12)."""
+        key = conversation_key(send.contact_id, send.account_id)
+        store = self.store
+        prompt = send.kind is not SendKind.MESSAGE
+        while True:
+            found = store.get_record("conversation", key)
+            if found is None and not prompt:
+                return  # the store knows nothing of this conversation: the plan's word stands
+            state, events = (
+                (ConversationState(), ()) if found is None else decode_conversation(key, found[1])
+            )
+            state = state.after_outbound(now)
+            if prompt:
+                rules = OptInRules.from_capabilities(self.caps(send, now))
+                if send.kind is SendKind.PROMPT:
+                    consent, _ = request_broadcast(
+                        state.consent, self.header.broadcast_id, rules, now=now
+                    )
+                else:
+                    consent, _ = tick(state.consent, rules, now=now)
+                state = attrs.evolve(state, consent=consent)
+            text = encode_conversation(state, events[-_EVENTS_KEPT:])
+            if store.put_record("conversation", key, None if found is None else found[0], text):
+                return
+
+
+def _next_midnight(now: datetime, account: AccountState) -> datetime:
+    local = now.astimezone(account.timezone)
+    day = local.date() + _DAY
+    zone = account.timezone
+    start = datetime(day.year, day.month, day.day, tzinfo=zone)
+    if isinstance(zone, ZoneInfo):
+        start = start.replace(fold=0)
+    return start.astimezone(now.tzinfo)
+
+
+def _next_month(now: datetime, account: AccountState) -> datetime:
+    local = now.astimezone(account.timezone)
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    return datetime(year, month, 1, tzinfo=account.timezone).astimezone(now.tzinfo)
