@@ -99,7 +99,7 @@ def to_count(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(f"{name}: expected a whole number, got {shown(value)}")
     if value < 0:
-        raise InputError(f"{name}: must be >= 0, got {value}")
+        raise InputError(f"{name}: must be >= 0, got {shown(value)}")
     return value
 
 

@@ -22,6 +22,7 @@ reason code, never an exception. Exceptions are for bad input and broken backend
     │   ├── CorruptRecordError        a stored record cannot be read back
     │   └── SchemaVersionError        a store was made by another schema version
     ├── TransportError (RuntimeError) a transport failed
+    ├── CallbackError (RuntimeError)  a function passed in (progress, sleep, clock) raised
     └── ConformanceError (AssertionError)  an implementation broke a protocol's
                                            contract (omnimsg.testing checks)
 
@@ -35,6 +36,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "AudienceError",
+    "CallbackError",
     "ConfigurationError",
     "ConformanceError",
     "CorruptRecordError",
@@ -199,6 +201,17 @@ class SchemaVersionError(StoreError):
             f"{where}: schema_version {found}, this omnimsg reads {expected}"
             + (" (upgrade omnimsg)" if found > expected else "")
         )
+
+
+class CallbackError(OmnimsgError, RuntimeError):
+    """A function passed to omnimsg (a progress callback, ``sleep``, a clock) raised.
+
+    ``name`` says which; the exception it raised is chained as ``__cause__``.
+    """
+
+    def __init__(self, name: str, exc: BaseException) -> None:
+        self.name = name
+        super().__init__(f"{name}: the function passed in raised {type(exc).__name__}: {exc}"[:500])
 
 
 class TransportError(OmnimsgError, RuntimeError):

@@ -33,7 +33,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from omnimsg._convert import shown
 from omnimsg._time import require_aware
@@ -326,10 +326,7 @@ class _Planner:
         self.turn = -1
         self._last_micros = self.origin
         self._last_instant = start
-        self.hasher = hashlib.blake2b(
-            f"{draft.id}\x1f{start.isoformat()}\x1f".encode("utf-8", "surrogatepass"),
-            digest_size=16,
-        )
+        self.hasher = _key_hasher(draft.id, start)
         self._allowed_cache: dict[
             tuple[ChannelKind, tuple[str, ...], tzinfo | None], Intervals
         ] = {}
@@ -1006,6 +1003,23 @@ class _Planner:
             ContactOutcome,
             (entry, cid, _HELD, str(reason), "B12", kind, sender.account_id, tuple(sends)),
         )
+
+
+def _key_hasher(draft_id: str, start: datetime) -> Any:
+    return hashlib.blake2b(
+        f"{draft_id}\x1f{start.isoformat()}\x1f".encode("utf-8", "surrogatepass"),
+        digest_size=16,
+    )
+
+
+def send_key(draft_id: str, start: datetime, contact_id: str, kind: SendKind, number: int) -> str:
+    """The idempotency key of a planned send (X5): the same inputs, the same key.
+
+    ``start`` is the occurrence's start in UTC, as the plan holds it.
+    """
+    hasher = _key_hasher(draft_id, start.astimezone(UTC))
+    hasher.update(f"{contact_id}\x1f{kind}\x1f{number}".encode("utf-8", "surrogatepass"))
+    return str(hasher.hexdigest())
 
 
 def _start(draft: Draft, now: datetime, start: datetime | None) -> datetime:

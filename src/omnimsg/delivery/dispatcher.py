@@ -28,23 +28,34 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import IO, Any
 
 import attrs
 
 from omnimsg._convert import to_instant
-from omnimsg.broadcasts.outcomes import PlannedSend
-from omnimsg.broadcasts.plan import Plan
+from omnimsg.broadcasts.model import Draft, FrequencyCap, Rate
+from omnimsg.broadcasts.outcomes import PlannedSend, SendKind
+from omnimsg.broadcasts.plan import Plan, plan_test_send, send_key
+from omnimsg.channels.kinds import ChannelKind, Mode
 from omnimsg.channels.registry import Profile, load_profile
 from omnimsg.clock import SystemClock
+from omnimsg.contacts import Contact
 from omnimsg.delivery.ledger import DeliveryReport, delivery_report
 from omnimsg.delivery.planfile import PlanHeader, read_plan
 from omnimsg.delivery.records import LedgerEntry, LedgerStatus
 from omnimsg.delivery.steps import Ready, Settled, Steps
-from omnimsg.errors import InputError, OmnimsgError, StoreError
+from omnimsg.errors import (
+    CallbackError,
+    CorruptRecordError,
+    InputError,
+    OmnimsgError,
+    StoreError,
+)
 from omnimsg.protocols import AsyncTransport, Clock, DeliveryStore, Transport
+from omnimsg.state import AccountState
+from omnimsg.stores._records import check_key
 
 __all__ = ["AsyncDispatcher", "DispatchProgress", "Dispatcher", "worker_id"]
 
@@ -64,6 +75,7 @@ class DispatchProgress:
     failed: int
     skipped: int
     uncertain: int
+    corrupt: int = 0
 
 
 _Source = Plan | IO[str] | tuple[PlanHeader, Iterable[PlannedSend]]
@@ -87,7 +99,10 @@ def _open(source: object) -> tuple[PlanHeader, Iterable[PlannedSend], Profile | 
         planned = (send for outcome in source for send in outcome.sends)
         return _header_of(source), planned, source.profile
     if isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], PlanHeader):
-        return source[0], source[1], None
+        sends = source[1]
+        if isinstance(sends, str | bytes | Mapping) or not isinstance(sends, Iterable):
+            raise InputError(f"plan: the sends must be an iterable, got {type(sends).__name__}")
+        return _checked_header(source[0]), _checked_sends(sends), None
     if callable(getattr(source, "readline", None)):
         header, read = read_plan(source)  # type: ignore[arg-type]
         return header, read, None
@@ -95,6 +110,55 @@ def _open(source: object) -> tuple[PlanHeader, Iterable[PlannedSend], Profile | 
         "plan: expected a Plan, a plan file opened as text, or (PlanHeader, sends), "
         f"got {type(source).__name__}"
     )
+
+
+def _checked_header(header: PlanHeader) -> PlanHeader:
+    """A header built by hand, checked as the plan file reader checks one."""
+    if not isinstance(header.broadcast_id, str) or not header.broadcast_id:
+        raise InputError("plan header: broadcast_id must be non-empty text")
+    check_key(header.broadcast_id, "plan header broadcast_id")
+    to_instant(header.start, "plan header start")
+    to_instant(header.ends_by, "plan header ends_by")
+    if header.rate is not None and not isinstance(header.rate, Rate):
+        raise InputError("plan header: rate must be a Rate or None")
+    if header.frequency_cap is not None and not isinstance(header.frequency_cap, FrequencyCap):
+        raise InputError("plan header: frequency_cap must be a FrequencyCap or None")
+    if header.profile is not None and not isinstance(header.profile, str):
+        raise InputError("plan header: profile must be a name or None")
+    return header
+
+
+def _checked_send(send: object, i: int) -> PlannedSend:
+    where = f"sends[{i}]"
+    if not isinstance(send, PlannedSend):
+        raise InputError(f"{where}: expected a PlannedSend, got {type(send).__name__}")
+    for name in ("key", "contact_id", "account_id", "address", "batch"):
+        check_key(getattr(send, name), f"{where}.{name}")
+    if not isinstance(send.channel, ChannelKind):
+        raise InputError(f"{where}.channel: expected a ChannelKind")
+    if not isinstance(send.kind, SendKind) or not isinstance(send.mode, Mode):
+        raise InputError(f"{where}: kind must be a SendKind and mode a Mode")
+    to_instant(send.not_before, f"{where}.not_before")
+    if isinstance(send.number, bool) or not isinstance(send.number, int) or send.number < 1:
+        raise InputError(f"{where}.number: expected a positive whole number")
+    if not isinstance(send.paid, bool) or not isinstance(send.text, str):
+        raise InputError(f"{where}: paid must be a bool and text a str")
+    params = send.params
+    if not isinstance(params, tuple) or not all(
+        isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], str)
+        for p in params
+    ):
+        raise InputError(f"{where}.params: expected a tuple of (name, value) text pairs")
+    for name in ("template", "tag"):
+        value = getattr(send, name)
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"{where}.{name}: expected text or None")
+    return send
+
+
+def _checked_sends(sends: Iterable[object]) -> Iterator[PlannedSend]:
+    for i, send in enumerate(sends):
+        yield _checked_send(send, i)
 
 
 class _Base:
@@ -114,6 +178,7 @@ class _Base:
         idempotent: bool | None = None,
         progress: Callable[[DispatchProgress], None] | None = None,
         seed: int | None = None,
+        accounts: Mapping[str, AccountState] | None = None,
         transport: object = None,
     ) -> None:
         if not isinstance(store, DeliveryStore):
@@ -133,6 +198,10 @@ class _Base:
             raise InputError("progress: expected a callable or None")
         if idempotent is not None and not isinstance(idempotent, bool):
             raise InputError("idempotent: expected True, False or None")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise InputError("seed: expected a whole number or None")
+        if accounts is not None and not isinstance(accounts, Mapping):
+            raise InputError(f"accounts: expected a mapping, got {type(accounts).__name__}")
         self.store = store
         self.profile = load_profile(profile) if isinstance(profile, str) else profile
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -145,6 +214,7 @@ class _Base:
         self.idempotent = bool(declared is True) if idempotent is None else idempotent
         self.progress = progress
         self.rng = random.Random(seed)
+        self.accounts: Mapping[str, AccountState] = accounts or {}
 
     def _steps(self, header: PlanHeader, plan_profile: Profile | None) -> Steps:
         profile = self.profile or plan_profile
@@ -163,10 +233,48 @@ class _Base:
             backoff=self.backoff,
             max_backoff=self.max_backoff,
             rng=self.rng,
+            accounts=self.accounts,
         )
 
     def _now(self) -> datetime:
-        return to_instant(self.clock.now(), "clock.now()")
+        try:
+            now = self.clock.now()
+        except Exception as exc:
+            raise CallbackError("clock.now", exc) from exc
+        return to_instant(now, "clock.now()")
+
+    def released(
+        self, draft: Draft, contact: Contact, *, start: datetime
+    ) -> tuple[PlanHeader, list[PlannedSend]]:
+        """The sends of a broadcast held for ``contact`` and released by an ``S`` (B12).
+
+        The contact is planned again now, with the store's state (its consent is
+        SUBSCRIBED now), and each send keeps the key it has in the broadcast whose
+        occurrence began at ``start``: a release handled twice sends once.
+        """
+        if not isinstance(draft, Draft):
+            raise InputError(f"draft: expected a Draft, got {type(draft).__name__}")
+        begin = to_instant(start, "start")
+        now = self._now()
+        profile = self.profile
+        if profile is None:
+            raise InputError("profile: a release needs the dispatcher's profile=")
+        outcome = plan_test_send(draft, contact, profile=profile, now=now, state=self.store)
+        sends = [
+            send._replace(key=send_key(draft.id, begin, send.contact_id, send.kind, send.number))
+            for send in outcome.sends
+            if send.kind is SendKind.MESSAGE
+        ]
+        header = PlanHeader(
+            broadcast_id=draft.id,
+            name=draft.name,
+            start=begin,
+            ends_by=max(begin, now) + timedelta(days=7),
+            profile=profile.name,
+            rate=draft.rate,
+            frequency_cap=draft.frequency_cap,
+        )
+        return header, sends
 
 
 class _Run:
@@ -186,7 +294,7 @@ class _Run:
             self.heap.append((send.not_before, next(counter), send))
         heapq.heapify(self.heap)
         self.total = len(self.heap)
-        self.tally = dict.fromkeys(("sent", "failed", "skipped", "uncertain"), 0)
+        self.tally = dict.fromkeys(("sent", "failed", "skipped", "uncertain", "corrupt"), 0)
         self.settled = 0
         header = steps.header
         rate = header.rate
@@ -214,6 +322,16 @@ class _Run:
     def took(self, send: PlannedSend, now: datetime) -> None:
         self.next_free[send.account_id] = now + self.spacing_of(send, now)
 
+    def prepare(self, send: PlannedSend, now: datetime) -> Ready | Settled:
+        """The steps' prepare; a corrupt ledger entry is left as it is and counted."""
+        try:
+            return self.steps.prepare(send, now)
+        except CorruptRecordError as exc:
+            if exc.kind != "ledger":
+                raise
+            self.tally["corrupt"] += 1
+            return Settled(None, None)
+
     def push(self, at: datetime, send: PlannedSend) -> None:
         heapq.heappush(self.heap, (at, next(self.counter), send))
 
@@ -229,7 +347,12 @@ class _Run:
             if name is not None:
                 self.tally[name] += 1
         if self.progress is not None:
-            self.progress(DispatchProgress(total=self.total, settled=self.settled, **self.tally))
+            try:
+                self.progress(
+                    DispatchProgress(total=self.total, settled=self.settled, **self.tally)
+                )
+            except Exception as exc:
+                raise CallbackError("progress", exc) from exc
 
     def settle(self, send: PlannedSend, outcome: Settled, now: datetime) -> None:
         if outcome.again_at is not None:
@@ -265,6 +388,8 @@ class Dispatcher(_Base):
         idempotent: the transport drops a second delivery of one key, so uncertain
             sends may be sent again (by default its ``idempotent`` attribute).
         progress: called with a :class:`DispatchProgress` after each settled send.
+        accounts: the sender accounts' states (their time zones: the days of B11's
+            cap) where the store holds none.
         seed: seeds the jitter, for reproducible tests.
     """
 
@@ -287,8 +412,11 @@ class Dispatcher(_Base):
     def run(self, plan: _Source) -> DeliveryReport:
         """Send every due send of ``plan`` until each is settled; the ledger's report.
 
-        Raises :class:`~omnimsg.errors.StoreError` when the store fails (what was
-        recorded stays recorded: run again to resume).
+        A ledger entry that cannot be read back is left as it is and listed in the
+        report's ``corrupt``. Raises :class:`~omnimsg.errors.StoreError` when the
+        store fails, :class:`~omnimsg.errors.CallbackError` when ``progress``,
+        ``sleep`` or the clock raised (what was recorded stays recorded: run again
+        to resume).
         """
         header, sends, plan_profile = _open(plan)
         steps = self._steps(header, plan_profile)
@@ -298,7 +426,7 @@ class Dispatcher(_Base):
                 at, _, send = heapq.heappop(run.heap)
                 now = self._now()
                 if at > now:
-                    self.sleep((at - now).total_seconds())
+                    self._sleep((at - now).total_seconds())
                     now = self._now()
                     if at > now:
                         run.push(at, send)
@@ -307,7 +435,7 @@ class Dispatcher(_Base):
                 if paced is not None:
                     run.push(paced, send)
                     continue
-                outcome = steps.prepare(send, now)
+                outcome = run.prepare(send, now)
                 if isinstance(outcome, Ready):
                     run.took(send, now)
                     outcome = steps.record(outcome, self._send(outcome), self._now())
@@ -317,6 +445,12 @@ class Dispatcher(_Base):
         except Exception as exc:
             raise _wrap_store(exc) from exc
         return delivery_report(self.store, header.broadcast_id)
+
+    def _sleep(self, seconds: float) -> None:
+        try:
+            self.sleep(seconds)
+        except Exception as exc:
+            raise CallbackError("sleep", exc) from exc
 
     def _send(self, ready: Ready) -> Any:
         try:
@@ -382,7 +516,10 @@ class AsyncDispatcher(_Base):
                         for task in finished:
                             task.result()
                         continue
-                    await self.sleep((at - now).total_seconds())
+                    try:
+                        await self.sleep((at - now).total_seconds())
+                    except Exception as exc:
+                        raise CallbackError("sleep", exc) from exc
                     now = self._now()
                     if at > now:
                         run.push(at, send)
@@ -391,7 +528,7 @@ class AsyncDispatcher(_Base):
                 if paced is not None:
                     run.push(paced, send)
                     continue
-                outcome = steps.prepare(send, now)
+                outcome = run.prepare(send, now)
                 if isinstance(outcome, Ready):
                     run.took(send, now)
                     in_flight.add(asyncio.ensure_future(self._one(run, steps, outcome, now)))

@@ -53,6 +53,18 @@ __all__ = [
 KIND = "ledger"
 
 
+def _store(store: object) -> DeliveryStore:
+    if not isinstance(store, DeliveryStore):
+        raise InputError(f"store: expected a delivery store, got {type(store).__name__}")
+    return store
+
+
+def _key(key: object) -> str:
+    if not isinstance(key, str) or not key:
+        raise InputError(f"key: expected an idempotency key, got {type(key).__name__}")
+    return key
+
+
 class ClaimAction(Enum):
     """What a worker may do with a send after trying to claim it."""
 
@@ -79,7 +91,7 @@ def get_entry(store: DeliveryStore, key: str) -> tuple[int, LedgerEntry] | None:
 
     A corrupt entry raises :class:`~omnimsg.errors.CorruptRecordError`.
     """
-    found = store.get_record(KIND, key)
+    found = _store(store).get_record(KIND, _key(key))
     if found is None:
         return None
     return found[0], decode_entry(key, found[1])
@@ -111,7 +123,18 @@ def claim(
     passed, or it is ``owner`` itself, resumed) becomes UNCERTAIN, or is taken over
     when ``idempotent`` (the transport drops a second delivery of one key).
     """
-    until = now + lease
+    _store(store)
+    if not isinstance(template, LedgerEntry):
+        raise InputError(f"template: expected a LedgerEntry, got {type(template).__name__}")
+    if not isinstance(owner, str) or not 0 < len(owner) <= 200:
+        raise InputError("owner: expected a worker name of 1 to 200 characters")
+    now = to_instant(now, "now")
+    if not isinstance(lease, timedelta) or lease <= timedelta(0):
+        raise InputError("lease: expected a positive timedelta")
+    try:
+        until = now + lease
+    except OverflowError:
+        raise InputError("lease: now + lease is past the end of the date range") from None
     while True:
         found = get_entry(store, template.key)
         if found is None:
@@ -170,7 +193,7 @@ def entries(store: DeliveryStore, broadcast_id: str) -> Iterator[LedgerEntry]:
     """
     if not isinstance(broadcast_id, str):
         raise InputError(f"broadcast_id: expected text, got {type(broadcast_id).__name__}")
-    for key, _version, text in store.scan_records(KIND, broadcast_id):
+    for key, _version, text in _store(store).scan_records(KIND, broadcast_id):
         yield decode_entry(key, text)
 
 
@@ -237,7 +260,7 @@ def delivery_report(store: DeliveryStore, broadcast_id: str) -> DeliveryReport:
     counts: dict[str, int] = {}
     failed: list[FailedSend] = []
     corrupt: list[str] = []
-    for key, _version, text in store.scan_records(KIND, broadcast_id):
+    for key, _version, text in _store(store).scan_records(KIND, broadcast_id):
         try:
             entry = decode_entry(key, text)
         except CorruptRecordError:
@@ -276,6 +299,8 @@ def resolve(
     makes it DEFERRED at ``now``, so the next dispatcher run sends it. Raises
     :class:`~omnimsg.errors.InputError` when the send is not uncertain.
     """
+    _store(store)
+    _key(key)
     when = to_instant(now, "now")
     if not isinstance(sent, bool):
         raise InputError(f"sent: expected True or False, got {type(sent).__name__}")

@@ -22,7 +22,7 @@ At send time, the world may differ from the plan's (B10: a plan made hours ago):
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -43,7 +43,7 @@ from omnimsg.delivery.records import (
     decode_conversation,
     encode_conversation,
 )
-from omnimsg.errors import TransportError
+from omnimsg.errors import InputError, TransportError
 from omnimsg.policy.decision import Message, decide
 from omnimsg.policy.optin import OptInRules, next_prompt_at, request_broadcast, tick
 from omnimsg.protocols import DeliveryStore
@@ -51,9 +51,12 @@ from omnimsg.state import AccountState, ConversationState, OptInState, Subscript
 from omnimsg.stores._records import conversation_key
 from omnimsg.transports import SendRequest, SendResult, SendStatus
 
-__all__ = ["Ready", "Settled", "Steps"]
+__all__ = ["FREQUENCY_KEEP", "Ready", "Settled", "Steps"]
 
 _DAY = timedelta(days=1)
+FREQUENCY_KEEP = timedelta(days=31)
+"""How long a marketing message is remembered for frequency caps (X4): a cap's
+period up to this long sees every message of every broadcast before it."""
 _EVENTS_KEPT = 32
 
 
@@ -87,6 +90,7 @@ class Steps:
     backoff: timedelta
     max_backoff: timedelta
     rng: random.Random
+    accounts: Mapping[str, AccountState] = attrs.field(factory=dict)
     caps_cache: dict[str, ChannelCapabilities] = attrs.field(factory=dict)
 
     # --- before the transport --------------------------------------------------------
@@ -207,7 +211,12 @@ class Steps:
 
     def _account(self, account_id: str) -> AccountState | None:
         found = self.store.get_record("account", account_id)
-        return None if found is None else decode_account(account_id, found[1])
+        if found is None:
+            given = self.accounts.get(account_id)
+            if given is not None and not isinstance(given, AccountState):
+                raise InputError(f"accounts[{account_id[:80]!r}]: expected an AccountState")
+            return given
+        return decode_account(account_id, found[1])
 
     def _prompt_due(
         self,
@@ -223,6 +232,8 @@ class Steps:
             if status is SubscriptionStatus.NOT_ASKED:
                 return None
             return "opt_in_answered" if status is not SubscriptionStatus.PROMPTED else "prompted"
+        if status is SubscriptionStatus.NOT_ASKED:
+            return "prompt_not_sent"  # the first prompt failed: no reminder of it
         if status is not SubscriptionStatus.PROMPTED:
             return "opt_in_answered"
         due = next_prompt_at(consent, OptInRules.from_capabilities(caps))
@@ -270,15 +281,20 @@ class Steps:
                     lambda: self._first_free(key, window, now),
                 )
             )
-        cap = self.header.frequency_cap
-        if cap is not None and send.kind is SendKind.MESSAGE:
+        if send.kind is SendKind.MESSAGE:
+            # Every marketing message is counted, capped or not: a later broadcast's cap
+            # sees the messages of earlier ones (X4, across broadcasts).
+            cap = self.header.frequency_cap
             key_f = f"freq/{send.contact_id}"
-            period = cap.period
+            period = None if cap is None else cap.period
+            keep = FREQUENCY_KEEP if period is None else max(period, FREQUENCY_KEEP)
             wanted.append(
                 (
-                    Reservation(key_f, send.key, cap.messages, period, period),
+                    Reservation(
+                        key_f, send.key, None if cap is None else cap.messages, period, keep
+                    ),
                     "X4",
-                    lambda: self._first_free(key_f, period, now),
+                    lambda: self._first_free(key_f, period or keep, now),
                 )
             )
         free = caps.chatbot_free_per_month

@@ -19,7 +19,7 @@ from enum import StrEnum
 
 import attrs
 
-from omnimsg._convert import to_enum, to_optional_text, to_text, to_timedelta
+from omnimsg._convert import shown, to_enum, to_optional_text, to_text, to_timedelta
 from omnimsg.channels.capabilities import ContentLimits
 from omnimsg.channels.kinds import MediaDelivery, TextUnit
 from omnimsg.errors import InputError
@@ -81,9 +81,9 @@ class Media:
 
     def __attrs_post_init__(self) -> None:
         if self.kind is MediaKind.VOICE and self.duration is None:
-            raise InputError(f"voice note {self.url!r} needs a duration (C4)")
+            raise InputError(f"voice note {shown(self.url)} needs a duration (C4)")
         if self.duration is not None and self.duration < timedelta(0):
-            raise InputError(f"media {self.url!r}: duration must not be negative")
+            raise InputError(f"media {shown(self.url)}: duration must not be negative")
 
 
 class SmsEncoding(StrEnum):

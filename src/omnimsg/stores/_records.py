@@ -68,17 +68,12 @@ def check_text(value: object) -> None:
     """Record text: a str of valid Unicode."""
     if not isinstance(value, str):
         raise InputError(f"text: expected str, got {type(value).__name__}")
-
-
-def _key(value: object, name: str) -> str:
-    if not isinstance(value, str):
-        raise InputError(f"{name}: expected text, got {type(value).__name__}")
-    return value
-
-
-def _value(value: object, cls: type, name: str) -> None:
-    if not isinstance(value, cls):
-        raise InputError(f"{name}: expected {cls.__name__}, got {type(value).__name__}")
+    if "\x00" in value:
+        raise InputError("text: NUL characters cannot be stored")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("text: not valid Unicode text (a lone surrogate)") from None
 
 
 def check_tenant(value: object) -> str:

@@ -1,0 +1,177 @@
+"""Webhooks in: inbound and outbound messages update the shared state, once each.
+
+Platforms deliver a webhook more than once. Each call here names the platform's
+message id, and the conversation record keeps the ids of the last events applied
+to it: the check and the change are one compare-and-set, so a repeated delivery
+changes nothing, even when two workers receive it at the same instant.
+
+- :func:`on_inbound`: the contact wrote. The window restarts and WeChat's count
+  resets (W2-W6, monotone: a late webhook never moves a window back); a reply
+  reaches the opt-in machine (B12: ``S`` releases the broadcasts held for the
+  contact, ``N`` drops them, anything else opens a ticket; X1 keywords); and the
+  contact's last interacted channel becomes this one. Broadcasts never change it
+  (B5): only this function writes it.
+- :func:`on_outbound`: a message was sent outside omnimsg (an agent's reply in the
+  inbox): it counts toward WeChat's 20 (W5).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+import attrs
+
+from omnimsg._convert import to_instant
+from omnimsg.channels.kinds import ChannelKind
+from omnimsg.channels.registry import Profile
+from omnimsg.delivery.records import (
+    decode_contact_channel,
+    decode_conversation,
+    encode_contact_channel,
+    encode_conversation,
+)
+from omnimsg.errors import CorruptRecordError, InputError
+from omnimsg.policy.optin import OptInEvent, OptInRules, receive_reply
+from omnimsg.protocols import DeliveryStore
+from omnimsg.state import ConversationState
+from omnimsg.stores._records import check_key, conversation_key
+
+__all__ = ["EVENTS_KEPT", "InboundResult", "last_channel", "on_inbound", "on_outbound"]
+
+EVENTS_KEPT = 32
+"""How many platform message ids a conversation remembers, to drop repeated webhooks."""
+
+
+class InboundResult(NamedTuple):
+    """What an inbound message did: ``duplicate`` (already applied: nothing changed),
+    the conversation ``state`` now, and the opt-in ``events`` to act on (B12, X1)."""
+
+    duplicate: bool
+    state: ConversationState
+    events: tuple[OptInEvent, ...]
+
+
+def _store(store: object) -> DeliveryStore:
+    if not isinstance(store, DeliveryStore):
+        raise InputError(f"store: expected a delivery store, got {type(store).__name__}")
+    return store
+
+
+def on_inbound(
+    store: DeliveryStore,
+    *,
+    contact_id: str,
+    account_id: str,
+    channel: ChannelKind | str,
+    message_id: str,
+    at: datetime,
+    now: datetime,
+    profile: Profile,
+    text: str | None = None,
+    locale: str | None = None,
+) -> InboundResult:
+    """Apply one inbound message from ``contact_id`` on ``account_id``, once per ``message_id``.
+
+    ``text`` (when the message has text) is read as a reply by the opt-in machine
+    of the channel's rules in ``profile``. An inbound message stamped more than the
+    clock-skew tolerance after ``now`` is refused (:class:`~omnimsg.errors.InputError`).
+    """
+    store = _store(store)
+    key = conversation_key(contact_id, account_id)
+    check_key(message_id, "message_id")
+    kind = channel if isinstance(channel, ChannelKind) else _channel(channel)
+    when = to_instant(at, "at")
+    moment = to_instant(now, "now")
+    if not isinstance(profile, Profile):
+        raise InputError(f"profile: expected a Profile, got {type(profile).__name__}")
+    if text is not None and not isinstance(text, str):
+        raise InputError(f"text: expected text or None, got {type(text).__name__}")
+    rules = (
+        None
+        if text is None
+        else OptInRules.from_capabilities(profile.capabilities(kind, as_of=moment))
+    )
+    while True:
+        found = store.get_record("conversation", key)
+        state, seen = (
+            (ConversationState(), ()) if found is None else decode_conversation(key, found[1])
+        )
+        if message_id in seen:
+            return InboundResult(True, state, ())
+        new = state.after_inbound(when, now=moment)
+        events: tuple[OptInEvent, ...] = ()
+        if rules is not None and text is not None:
+            consent, events = receive_reply(new.consent, text, rules, now=moment, locale=locale)
+            new = attrs.evolve(new, consent=consent)
+        record = encode_conversation(new, (*seen, message_id)[-EVENTS_KEPT:])
+        if store.put_record("conversation", key, None if found is None else found[0], record):
+            break
+    _touch_channel(store, contact_id, kind, account_id, when)
+    return InboundResult(False, new, events)
+
+
+def on_outbound(
+    store: DeliveryStore,
+    *,
+    contact_id: str,
+    account_id: str,
+    message_id: str,
+    at: datetime,
+) -> bool:
+    """Count one message sent outside omnimsg (W5), once per ``message_id``.
+
+    Only a conversation the store already holds is counted (one that
+    :func:`on_inbound` or ``put_conversation`` wrote): without it the store knows
+    no window to count in. Returns whether the count changed. Does not change the
+    contact's last interacted channel (B5).
+    """
+    store = _store(store)
+    key = conversation_key(contact_id, account_id)
+    check_key(message_id, "message_id")
+    when = to_instant(at, "at")
+    while True:
+        found = store.get_record("conversation", key)
+        if found is None:
+            return False
+        state, seen = decode_conversation(key, found[1])
+        if message_id in seen:
+            return False
+        new = state.after_outbound(when)
+        record = encode_conversation(new, (*seen, message_id)[-EVENTS_KEPT:])
+        if store.put_record("conversation", key, found[0], record):
+            return new is not state
+
+
+def last_channel(store: DeliveryStore, contact_id: str) -> tuple[ChannelKind, str] | None:
+    """The channel and account the contact last wrote on (B3, B5), or ``None``."""
+    store = _store(store)
+    key = check_key(contact_id, "contact_id")
+    found = store.get_record("contact", key)
+    if found is None:
+        return None
+    channel, account, _ = decode_contact_channel(key, found[1])
+    try:
+        return ChannelKind(channel), account
+    except ValueError:
+        raise CorruptRecordError("contact", key, "channel: not a known channel kind") from None
+
+
+def _touch_channel(
+    store: DeliveryStore, contact_id: str, kind: ChannelKind, account_id: str, at: datetime
+) -> None:
+    key = contact_id
+    text = encode_contact_channel(kind.value, account_id, at)
+    while True:
+        found = store.get_record("contact", key)
+        if found is not None and decode_contact_channel(key, found[1])[2] >= at:
+            return
+        if store.put_record("contact", key, None if found is None else found[0], text):
+            return
+
+
+def _channel(value: object) -> ChannelKind:
+    try:
+        return ChannelKind(value if isinstance(value, str) else "")
+    except ValueError:
+        raise InputError("channel: not a known channel kind") from None
