@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import ParamSpec, TypeVar, cast
 
 from omnimsg._convert import shown, to_enum, to_flag, to_instant, to_text
+from omnimsg._store_contract import check_delivery_store
 from omnimsg.channels.kinds import ChannelKind
 from omnimsg.contacts import ChannelIdentity, Contact
 from omnimsg.errors import ConformanceError, InputError, OmnimsgError
@@ -46,6 +47,7 @@ __all__ = [
     "RecordingTransport",
     "check_contact_sink",
     "check_contact_source",
+    "check_delivery_store",
     "check_state_store",
     "check_transport",
 ]
