@@ -30,6 +30,7 @@ def test_every_public_attribute_is_exported() -> None:
         "channels",
         "clock",
         "contacts",
+        "delivery",
         "errors",
         "phones",
         "policy",

@@ -303,6 +303,13 @@ def _store(*contacts: object) -> Any:
     return MemoryContactStore(contacts)  # type: ignore[arg-type]
 
 
+def _delivery_factory() -> Any:
+    from omnimsg.stores.memory import MemoryBackend, MemoryStore
+
+    backend = MemoryBackend()
+    return lambda tenant: MemoryStore(tenant=tenant, backend=backend)
+
+
 _EXAMPLES: dict[str, Any] = {}
 
 
@@ -323,6 +330,9 @@ Factory = Callable[[Env], object]
 
 # Valid arguments by parameter name; OVERRIDES wins for one callable's parameter.
 BY_NAME: dict[str, Factory] = {
+    "recipient": lambda env: "34600000001",
+    "number": lambda env: 1,
+    "outcome": lambda env: api("transports.SendStatus").RETRY,
     "account": lambda env: api("AccountState")(),
     "account_id": lambda env: "wa-1",
     "as_of": lambda env: NOW,
@@ -406,6 +416,7 @@ OVERRIDES: dict[tuple[str, str], Factory] = {
     ("write_rejected_rows_file", "path"): lambda env: env.folder / "rejected.csv",
     ("check_contact_source", "factory"): lambda env: api("stores.MemoryContactStore"),
     ("check_state_store", "factory"): lambda env: api("stores.MemoryStateStore"),
+    ("check_delivery_store", "factory"): lambda env: _delivery_factory(),
     ("check_contact_sink", "factory"): lambda env: api("stores.MemoryContactStore"),
     ("MemoryStateStore.put_account", "state"): lambda env: api("AccountState")(),
     ("MemoryStateStore.put_conversation", "state"): lambda env: api("ConversationState")(),
