@@ -57,7 +57,7 @@ from omnimsg.protocols import AsyncTransport, Clock, DeliveryStore, Transport
 from omnimsg.state import AccountState
 from omnimsg.stores._records import check_key
 
-__all__ = ["AsyncDispatcher", "DispatchProgress", "Dispatcher", "worker_id"]
+__all__ = ["AsyncDispatcher", "DispatchProgress", "Dispatcher", "open_plan", "worker_id"]
 
 
 def worker_id() -> str:
@@ -94,7 +94,13 @@ def _header_of(plan: Plan) -> PlanHeader:
     )
 
 
-def _open(source: object) -> tuple[PlanHeader, Iterable[PlannedSend], Profile | None]:
+def open_plan(source: object) -> tuple[PlanHeader, Iterable[PlannedSend], Profile | None]:
+    """The header, the sends and the profile (if it carries one) of anything ``run`` takes.
+
+    A :class:`~omnimsg.broadcasts.Plan`, a text stream of its JSON Lines, or a
+    ``(PlanHeader, sends)`` pair (checked send by send as they are read). Raises
+    :class:`~omnimsg.errors.InputError` for anything else.
+    """
     if isinstance(source, Plan):
         planned = (send for outcome in source for send in outcome.sends)
         return _header_of(source), planned, source.profile
@@ -322,6 +328,11 @@ class _Run:
     def took(self, send: PlannedSend, now: datetime) -> None:
         self.next_free[send.account_id] = now + self.spacing_of(send, now)
 
+    def report(self) -> DeliveryReport:
+        """This run's own counts (the sends it settled), without reading the ledger."""
+        counts = {name: n for name, n in self.tally.items() if n and name != "corrupt"}
+        return DeliveryReport(self.steps.header.broadcast_id, counts, (), ())
+
     def prepare(self, send: PlannedSend, now: datetime) -> Ready | Settled:
         """The steps' prepare; a corrupt ledger entry is left as it is and counted."""
         try:
@@ -409,8 +420,11 @@ class Dispatcher(_Base):
         self.transport = transport
         self.sleep = sleep
 
-    def run(self, plan: _Source) -> DeliveryReport:
+    def run(self, plan: _Source, *, report: bool = True) -> DeliveryReport:
         """Send every due send of ``plan`` until each is settled; the ledger's report.
+
+        ``report=False`` returns this run's own counts instead, without reading the
+        broadcast's whole ledger (a worker running one batch of many).
 
         A ledger entry that cannot be read back is left as it is and listed in the
         report's ``corrupt``. Raises :class:`~omnimsg.errors.StoreError` when the
@@ -418,7 +432,7 @@ class Dispatcher(_Base):
         ``sleep`` or the clock raised (what was recorded stays recorded: run again
         to resume).
         """
-        header, sends, plan_profile = _open(plan)
+        header, sends, plan_profile = open_plan(plan)
         steps = self._steps(header, plan_profile)
         try:
             run = _Run(steps, sends, self.progress)
@@ -444,7 +458,7 @@ class Dispatcher(_Base):
             raise
         except Exception as exc:
             raise _wrap_store(exc) from exc
-        return delivery_report(self.store, header.broadcast_id)
+        return run.report() if not report else delivery_report(self.store, header.broadcast_id)
 
     def _sleep(self, seconds: float) -> None:
         try:
@@ -488,9 +502,9 @@ class AsyncDispatcher(_Base):
         self.sleep = sleep
         self.concurrency = concurrency
 
-    async def run(self, plan: _Source) -> DeliveryReport:
+    async def run(self, plan: _Source, *, report: bool = True) -> DeliveryReport:
         """Send every due send of ``plan`` until each is settled; the ledger's report."""
-        header, sends, plan_profile = _open(plan)
+        header, sends, plan_profile = open_plan(plan)
         steps = self._steps(header, plan_profile)
         try:
             run = _Run(steps, sends, self.progress)
@@ -538,7 +552,7 @@ class AsyncDispatcher(_Base):
             raise
         except Exception as exc:
             raise _wrap_store(exc) from exc
-        return delivery_report(self.store, header.broadcast_id)
+        return run.report() if not report else delivery_report(self.store, header.broadcast_id)
 
     async def _one(self, run: _Run, steps: Steps, ready: Ready, now: datetime) -> None:
         try:

@@ -22,7 +22,15 @@ from omnimsg.broadcasts.outcomes import PlannedSend, SendKind
 from omnimsg.channels.kinds import ChannelKind, Mode
 from omnimsg.errors import InputError
 
-__all__ = ["PlanFileError", "PlanHeader", "read_plan", "sends_of"]
+__all__ = [
+    "PlanFileError",
+    "PlanHeader",
+    "header_from_dict",
+    "header_record",
+    "read_plan",
+    "send_from_dict",
+    "sends_of",
+]
 
 MAX_LINE = 1_000_000
 """The longest line read, in characters (a send's text is far shorter)."""
@@ -33,6 +41,7 @@ class PlanFileError(InputError):
 
     def __init__(self, line: int, message: str) -> None:
         self.line = line
+        self.problem = message
         super().__init__(f"plan line {line}: {message}")
 
 
@@ -58,7 +67,10 @@ def _instant(value: object, line: int, name: str) -> datetime:
         raise PlanFileError(line, f"{name}: not an ISO 8601 instant") from None
     if when.tzinfo is None:
         raise PlanFileError(line, f"{name}: the instant has no UTC offset")
-    return when.astimezone(UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise PlanFileError(line, f"{name}: outside the supported date range") from None
 
 
 def _text(data: dict[str, Any], name: str, line: int) -> str:
@@ -156,6 +168,51 @@ def _send(data: object, line: int) -> PlannedSend:
         template=_optional(data, "template", line),
         tag=_optional(data, "tag", line),
     )
+
+
+def header_from_dict(data: object) -> PlanHeader:
+    """A plan header from the JSON object of a plan's first line (a task's argument).
+
+    Raises :class:`~omnimsg.errors.InputError` naming the field at fault.
+    """
+    if not isinstance(data, dict):
+        raise InputError(
+            f"header: expected the plan's first line as an object, got {type(data).__name__}"
+        )
+    try:
+        return _header(data, 1)
+    except PlanFileError as exc:
+        raise InputError(f"header: {exc.problem}") from None
+
+
+def send_from_dict(data: object) -> PlannedSend:
+    """A planned send from its JSON object (``omnimsg.broadcasts.jsonl.send_record``).
+
+    Raises :class:`~omnimsg.errors.InputError` naming the field at fault.
+    """
+    try:
+        return _send(data, 1)
+    except PlanFileError as exc:
+        raise InputError(f"send: {exc.problem}") from None
+
+
+def header_record(header: PlanHeader) -> dict[str, Any]:
+    """``header`` as the JSON object of a plan's first line (what :func:`read_plan` reads)."""
+    rate, cap = header.rate, header.frequency_cap
+    return {
+        "type": "plan",
+        "broadcast_id": header.broadcast_id,
+        "name": header.name,
+        "start": header.start.isoformat(),
+        "ends_by": header.ends_by.isoformat(),
+        "profile": header.profile,
+        "rate": None
+        if rate is None
+        else {"messages": rate.messages, "per_seconds": rate.per.total_seconds()},
+        "frequency_cap": None
+        if cap is None
+        else {"messages": cap.messages, "period_seconds": cap.period.total_seconds()},
+    }
 
 
 def _lines(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
