@@ -23,6 +23,7 @@ import typer.main
 
 from omnimsg import OmnimsgError, __version__
 from omnimsg.cli._check import check
+from omnimsg.cli._dispatch import dispatch
 from omnimsg.cli._flags import FlagError
 from omnimsg.cli._output import Output, PipeGuard, print_error
 from omnimsg.cli._plan import plan
@@ -50,6 +51,7 @@ app.command(name="profiles")(profiles)
 app.command(name="check")(check)
 app.command(name="segment")(segment)
 app.command(name="plan")(plan)
+app.command(name="dispatch")(dispatch)
 
 
 def _show_version(ctx: typer.Context, value: bool) -> None:
