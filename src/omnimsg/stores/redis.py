@@ -31,11 +31,12 @@ Instants
 --------
 Reservations keep instants as microseconds since 1970 in sorted-set scores, which
 are doubles: exact up to 2**53 microseconds either side of 1970. :meth:`reserve`
-therefore takes instants from 1685 to 2255 (:data:`FIRST_INSTANT`,
+therefore takes instants from 1684-07-28 to 2255-06-05 (:data:`FIRST_INSTANT`,
 :data:`LAST_INSTANT`) and refuses others with :class:`~omnimsg.errors.InputError`;
-an expiry past 2255 is kept as 2255. Set keys carry a time-to-live: a set lives
-``keep`` (server time) after the last reservation taken in it, the longest ``keep``
-winning, so a set nobody uses any more disappears by itself.
+an expiry past 2255 is kept as 2255. Set keys carry a time-to-live: a set lives at
+least ``keep`` (server time) after the last reservation taken in it, the longest
+``keep`` winning (and at most a tenth of it, an hour at most, longer), so a set
+nobody uses any more disappears by itself.
 
 Failures
 --------
@@ -104,6 +105,9 @@ LAST_INSTANT = from_micros(_LIMIT - 1)
 """The latest instant :meth:`RedisStore.reserve` takes (2255-06-05)."""
 
 _SCAN_CHUNK = 500
+_SLACK_MS = 3_600_000
+"""A set's time-to-live is set a tenth of its keep (at most an hour) above what it
+needs, so that it is not set again by every reservation."""
 
 # KEYS: records hash, the group's index. ARGV: record key, expected version ("" for
 # none), group, the new stored value, the prefix of this kind's group index keys.
@@ -138,15 +142,16 @@ end
 return out
 """
 
-# KEYS: per reservation, its set and its expiry set. ARGV[1]: now; then five per
-# reservation: member, cap (-1: none), since (live: taken after it), expires, ttl ms.
+# KEYS: per reservation, its set and its expiry set. ARGV[1]: now; then six per
+# reservation: member, cap (-1: none), since (live: taken after it), expires, the
+# time-to-live the set needs at least (ms) and the one to give it when it has less.
 # Scores are passed through as the text Python wrote, never formatted by Lua.
 # Returns -1 or the 0-based index of the first refused. MemoryStore is the reference.
 _RESERVE = """
 local now = ARGV[1]
 local n = #KEYS / 2
 for i = 1, n do
-  local s, x, b = KEYS[2 * i - 1], KEYS[2 * i], 5 * i - 3
+  local s, x, b = KEYS[2 * i - 1], KEYS[2 * i], 6 * i - 4
   local dead = redis.call('ZRANGEBYSCORE', x, '-inf', now)
   if #dead > 0 then
     for j = 1, #dead, 1000 do
@@ -162,7 +167,7 @@ for i = 1, n do
       local taken = redis.call('ZCOUNT', s, '(' .. ARGV[b + 2], '+inf')
       for j = 1, i - 1 do
         if KEYS[2 * j - 1] == s then
-          local other = redis.call('ZSCORE', s, ARGV[5 * j - 3])
+          local other = redis.call('ZSCORE', s, ARGV[6 * j - 4])
           if not (other and tonumber(other) > since) then taken = taken + 1 end
         end
       end
@@ -171,14 +176,13 @@ for i = 1, n do
   end
 end
 for i = 1, n do
-  local s, x, b = KEYS[2 * i - 1], KEYS[2 * i], 5 * i - 3
+  local s, x, b = KEYS[2 * i - 1], KEYS[2 * i], 6 * i - 4
   if redis.call('ZADD', s, 'GT', 'CH', now, ARGV[b]) == 1 then
     redis.call('ZADD', x, 'GT', ARGV[b + 3], ARGV[b])
   end
-  local ttl = ARGV[b + 4]
-  if redis.call('PTTL', s) < tonumber(ttl) then
-    redis.call('PEXPIRE', s, ttl)
-    redis.call('PEXPIRE', x, ttl)
+  if redis.call('PTTL', s) < tonumber(ARGV[b + 4]) then
+    redis.call('PEXPIRE', s, ARGV[b + 5])
+    redis.call('PEXPIRE', x, ARGV[b + 5])
   end
 end
 return -1
@@ -464,7 +468,8 @@ class RedisStore(RecordStateMixin):
         now = to_micros(to_instant(at, "at"))
         if not -_LIMIT < now < _LIMIT:
             raise InputError(
-                "at: the Redis store takes reservations at instants from 1685 to 2255 only"
+                f"at: the Redis store takes reservations at instants from "
+                f"{FIRST_INSTANT:%Y-%m-%d} to {LAST_INSTANT:%Y-%m-%d} only"
             )
         base = self._base
         keys: list[bytes] = []
@@ -479,7 +484,9 @@ class RedisStore(RecordStateMixin):
             args.append(-1 if cap is None else cap)
             args.append(since)
             args.append(min(now + keep_us, _LIMIT))
-            args.append(min(-(-keep_us // 1000), _LIMIT // 1000))
+            ttl = min(-(-keep_us // 1000), _LIMIT // 1000)
+            args.append(ttl)
+            args.append(ttl + min(ttl // 10, _SLACK_MS))
         if not wanted:
             return -1
         self._ready("reserve")
