@@ -322,11 +322,11 @@ def encode_account(state: AccountState) -> str:
     name = getattr(zone, "key", None)
     if not isinstance(name, str):
         offset = datetime(2000, 1, 1, tzinfo=zone).utcoffset()
-        if offset != timedelta(0):
+        if offset != timedelta(0) or zone is not UTC:
             raise InputError(
                 "AccountState.timezone: only IANA zones (ZoneInfo) and UTC can be stored"
             )
-        name = "UTC"
+        name = None  # datetime.UTC itself, read back as itself
     return _dumps(
         {
             "timezone": name,
@@ -342,6 +342,8 @@ def encode_account(state: AccountState) -> str:
 def decode_account(key: str, text: object) -> AccountState:
     """A sender account's state, or :class:`CorruptRecordError`."""
     data = _load("account", key, text)
+    if data.get("timezone", "") is None:
+        data["timezone"] = UTC
     try:
         return AccountState(**data)
     except (InputError, TypeError) as exc:
