@@ -15,12 +15,13 @@ I/O only through the stores it is given and imports nothing from
 from __future__ import annotations
 
 import contextlib
-import functools
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import ParamSpec
 
+from omnimsg._contract import contract as _contract
+from omnimsg._contract import expect as _expect
 from omnimsg._convert import shown
 from omnimsg.delivery.records import Reservation
 from omnimsg.errors import ConformanceError, InputError, OmnimsgError
@@ -37,28 +38,6 @@ _US = timedelta(microseconds=1)
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
 _KIND = "contract"
-
-
-def _contract(check: Callable[P, None]) -> Callable[P, None]:
-    """Report anything an implementation raises during a check as a broken promise."""
-
-    @functools.wraps(check)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        try:
-            check(*args, **kwargs)
-        except OmnimsgError:
-            raise
-        except Exception as exc:
-            raise ConformanceError(
-                f"{check.__name__}: the implementation raised {type(exc).__name__}: {exc}"
-            ) from exc
-
-    return run
-
-
-def _expect(condition: bool, promise: str) -> None:
-    if not condition:
-        raise ConformanceError(promise)
 
 
 def _brief(value: object, depth: int = 0) -> str:

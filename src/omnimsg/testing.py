@@ -22,13 +22,16 @@ broken. omnimsg runs the same checks on its own implementations.
 from __future__ import annotations
 
 import asyncio
-import functools
 import threading
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import ParamSpec, TypeVar, cast
 
+from omnimsg._contract import call as _call
+from omnimsg._contract import contract as _contract
+from omnimsg._contract import expect as _expect
+from omnimsg._contract import require_callable as _callable
 from omnimsg._convert import shown, to_enum, to_flag, to_instant, to_text
 from omnimsg._store_contract import check_delivery_store
 from omnimsg.channels.kinds import ChannelKind
@@ -255,43 +258,6 @@ def _answer(
 # --- contract checks -----------------------------------------------------------------
 
 _T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-def _contract(check: Callable[P, None]) -> Callable[P, None]:
-    """Report anything an implementation raises during a check as a broken promise."""
-
-    @functools.wraps(check)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        try:
-            check(*args, **kwargs)
-        except OmnimsgError:
-            raise
-        except Exception as exc:
-            raise ConformanceError(
-                f"{check.__name__}: the implementation raised {type(exc).__name__}: {exc}"
-            ) from exc
-
-    return run
-
-
-def _call(function: Callable[..., T], *args: object) -> T:
-    """Call a user's factory; its failure is a broken promise, not our crash."""
-    try:
-        return function(*args)
-    except OmnimsgError:
-        raise
-    except Exception as exc:
-        raise ConformanceError(f"the factory raised {type(exc).__name__}: {exc}") from exc
-
-
-def _callable(value: object, name: str) -> None:
-    if not callable(value):
-        raise InputError(f"{name}: expected a callable, got {type(value).__name__}")
-
-
-def _expect(condition: bool, promise: str) -> None:
-    if not condition:
-        raise ConformanceError(promise)
 
 
 def _sample_contacts() -> tuple[Contact, Contact]:

@@ -274,3 +274,15 @@ def test_help_names_every_flag(run: Run) -> None:
         "--json",
     ):
         assert flag in result.out
+
+
+def test_a_progress_bar_shows_on_a_terminal(
+    run: Run, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omnimsg.cli import _dispatch
+
+    monkeypatch.setattr(_dispatch, "is_terminal", lambda stream: True)
+    plan = write_plan(folder / "plan.jsonl", count=3)
+    result = run("dispatch", str(plan), "--transport", "transport.py:make", "--store", "memory://")
+    assert result.status == 0, result.err
+    assert len(logged(folder)) == 3

@@ -647,7 +647,7 @@ def test_a_run_with_the_progress_bar_prints_the_same_summary(
     args = ("plan", _draft(tmp_path), "--contacts", contacts, *EXPERTCONNECT, *NOW)
     plain = run(*args)
     monkeypatch.setattr(_plan, "PROGRESS_THRESHOLD", 10)
-    monkeypatch.setattr(_plan, "_terminal", lambda stream: True)
+    monkeypatch.setattr(_plan, "is_terminal", lambda stream: True)
     shown = run(*args)
     assert shown.status == plain.status == 0
     assert shown.out == plain.out

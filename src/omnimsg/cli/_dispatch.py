@@ -16,12 +16,11 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from omnimsg._files import describe_failure, open_regular, shown_path
 from omnimsg.cli._flags import time_zone
 from omnimsg.cli._options import JsonFlag
-from omnimsg.cli._output import Output, console_for, styled
+from omnimsg.cli._output import Output, is_terminal, progress_bar, styled
 from omnimsg.cli._profiles import load_named
 from omnimsg.delivery import AsyncDispatcher, DeliveryReport, Dispatcher, DispatchProgress
 from omnimsg.delivery.loader import load_transport
@@ -52,30 +51,13 @@ class _EveryAccount(Mapping[str, AccountState]):
         return 0
 
 
-def _terminal(stream: object) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty()) if callable(isatty) else False
-    except (OSError, ValueError):
-        return False
-
-
 def _bar(show: bool, stack: ExitStack) -> Callable[[DispatchProgress], None] | None:
     if not show:
         return None
-    bar = Progress(
-        TextColumn("sending"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console_for(sys.stderr),
-        transient=True,
-    )
-    stack.enter_context(bar)
-    task = bar.add_task("sending", total=None)
+    update = progress_bar("sending", None, stack)
 
     def advance(progress: DispatchProgress) -> None:
-        bar.update(task, total=progress.total, completed=progress.settled)
+        update(total=progress.total, completed=progress.settled)
 
     return advance
 
@@ -206,7 +188,7 @@ def dispatch(
     fd = open_regular(plan_file, what="plan file", error=InputError)
     try:
         with os.fdopen(fd, encoding="utf-8", newline="") as stream, ExitStack() as stack:
-            show = not json_output and _terminal(sys.stderr)
+            show = not json_output and is_terminal(sys.stderr)
             options: dict[str, Any] = {
                 "profile": loaded,
                 "owner": worker_id,

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
-from typing import IO, cast
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
+from typing import IO, Any, cast
 
 import typer
 from rich import box
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.segment import Segment, Segments
 from rich.table import Table
 from rich.text import Text
@@ -117,6 +119,37 @@ def console_for(stream: IO[str] | PipeGuard) -> Console:
     if not console.is_terminal:
         console.width = _UNWRAPPED_WIDTH
     return console
+
+
+def is_terminal(stream: object) -> bool:
+    """Whether ``stream`` is a terminal (a stream whose ``isatty`` fails is not)."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if callable(isatty) else False
+    except (OSError, ValueError):
+        return False
+
+
+def progress_bar(label: str, total: int | None, stack: ExitStack) -> Callable[..., None]:
+    """A transient progress bar on standard error, closed with ``stack``.
+
+    Returns ``update(completed=..., total=...)`` or ``update(advance=n)``.
+    """
+    bar = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console_for(sys.stderr),
+        transient=True,
+    )
+    stack.enter_context(bar)
+    task = bar.add_task(label, total=total)
+
+    def update(**fields: Any) -> None:
+        bar.update(task, **fields)
+
+    return update
 
 
 def styled(value: str, style: str = "") -> Text:

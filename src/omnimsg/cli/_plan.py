@@ -24,7 +24,6 @@ from typing import Annotated, Any
 
 import attrs
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from omnimsg import (
     AccountState,
@@ -49,7 +48,7 @@ from omnimsg.broadcasts.draft import load_draft
 from omnimsg.broadcasts.outcomes import reason_rule, reason_words
 from omnimsg.cli._flags import custom_fields, instant, refused_as, text, time_zone
 from omnimsg.cli._options import JsonFlag, RegionOption, UnknownColumnsOption
-from omnimsg.cli._output import Output, console_for, styled
+from omnimsg.cli._output import Output, is_terminal, progress_bar, styled
 from omnimsg.cli._profiles import load_named
 from omnimsg.stores.memory import MemoryContactStore
 
@@ -239,28 +238,11 @@ def _write(planned: Plan, path: str) -> PlanSummary:
         ) from None
 
 
-def _terminal(stream: object) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty()) if callable(isatty) else False
-    except (OSError, ValueError):
-        return False
-
-
 def _progress(total: int, show: bool, stack: ExitStack) -> Callable[[int], object]:
     if not show:
         return lambda _: None
-    bar = Progress(
-        TextColumn("planning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console_for(sys.stderr),
-        transient=True,
-    )
-    stack.enter_context(bar)
-    task = bar.add_task("planning", total=total)
-    return lambda n: bar.advance(task, n)
+    update = progress_bar("planning", total, stack)
+    return lambda n: update(advance=n)
 
 
 # --- printing ------------------------------------------------------------------------
@@ -472,7 +454,7 @@ def plan(
     store, report = _import(contacts, draft, _options(draft, declared, region, unknown_columns))
     validate_draft(draft, loaded, audience_size=_audience_size(draft, store, now), now=now)
     accounts = {s.account_id: AccountState(timezone=zone) for s in draft.senders}
-    show = shows_progress(len(store), terminal=_terminal(sys.stderr), json_output=json_output)
+    show = shows_progress(len(store), terminal=is_terminal(sys.stderr), json_output=json_output)
     with ExitStack() as stack:
         advance = _progress(len(store), show, stack)
         planned = plan_broadcast(

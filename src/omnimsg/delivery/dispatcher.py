@@ -328,6 +328,20 @@ class _Run:
     def took(self, send: PlannedSend, now: datetime) -> None:
         self.next_free[send.account_id] = now + self.spacing_of(send, now)
 
+    def step(self, send: PlannedSend, now: datetime) -> Ready | None:
+        """Take ``send`` as far as the transport: a :class:`Ready` send, or ``None`` when
+        it is settled or queued again (paced, deferred, held by another worker)."""
+        paced = self.paced(send, now)
+        if paced is not None:
+            self.push(paced, send)
+            return None
+        outcome = self.prepare(send, now)
+        if isinstance(outcome, Ready):
+            self.took(send, now)
+            return outcome
+        self.settle(send, outcome, now)
+        return None
+
     def report(self) -> DeliveryReport:
         """This run's own counts (the sends it settled), without reading the ledger."""
         counts = {name: n for name, n in self.tally.items() if n and name != "corrupt"}
@@ -445,15 +459,9 @@ class Dispatcher(_Base):
                     if at > now:
                         run.push(at, send)
                         continue
-                paced = run.paced(send, now)
-                if paced is not None:
-                    run.push(paced, send)
-                    continue
-                outcome = run.prepare(send, now)
-                if isinstance(outcome, Ready):
-                    run.took(send, now)
-                    outcome = steps.record(outcome, self._send(outcome), self._now())
-                run.settle(send, outcome, now)
+                ready = run.step(send, now)
+                if ready is not None:
+                    run.settle(send, steps.record(ready, self._send(ready), self._now()), now)
         except OmnimsgError:
             raise
         except Exception as exc:
@@ -538,16 +546,9 @@ class AsyncDispatcher(_Base):
                     if at > now:
                         run.push(at, send)
                         continue
-                paced = run.paced(send, now)
-                if paced is not None:
-                    run.push(paced, send)
-                    continue
-                outcome = run.prepare(send, now)
-                if isinstance(outcome, Ready):
-                    run.took(send, now)
-                    in_flight.add(asyncio.ensure_future(self._one(run, steps, outcome, now)))
-                else:
-                    run.settle(send, outcome, now)
+                ready = run.step(send, now)
+                if ready is not None:
+                    in_flight.add(asyncio.ensure_future(self._one(run, steps, ready, now)))
         except OmnimsgError:
             raise
         except Exception as exc:
