@@ -4,11 +4,13 @@ Run with ``make demo``. Every instant is fixed, so the output is the same on eve
 The command line part needs the ``cli`` extra (``pip install 'omnimsg[cli]'``, which
 ``make`` installs with the dev tools).
 
-The last part plans a car dealer's winter-service reminder
+The last parts plan a car dealer's winter-service reminder
 (examples/winter_service.toml) through two SMS numbers of its service team to 4,000
 customers, written to a temporary directory by examples/winter_contacts.py: who gets
 the reminder, who first gets the S/N prompt (B12), who said no, and how 1,500
-recipients per number per day (B11) push part of the send to the next days.
+recipients per number per day (B11) push part of the send to the next days; then
+send the plan through a stand-in transport with the state in an SQLite file, exactly
+once (X5), and list what the platform refused (B15).
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ from winter_contacts import write_csv
 
 from omnimsg import AccountState, ConversationState, Message, decide, load_profile
 from omnimsg.cli import main as cli
+from omnimsg.delivery import Dispatcher
+from omnimsg.stores.sqlite import SqliteStore
+from omnimsg.testing import FixedClock
+from omnimsg.transports import SendRequest, SendResult, SendStatus
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 NOW_TEXT = NOW.isoformat()
@@ -155,6 +161,54 @@ def plan() -> None:
         )
         cli(args)
         sends_per_day(plan_file, zone)
+        dispatch(plan_file)
+
+
+class DemoTransport:
+    """Stands in for a platform: refuses every 1,000th message for good (an invalid
+    number, B15) and asks every 700th to be tried again later (rate limited)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.sent = 0
+
+    def send(self, request: SendRequest) -> SendResult:
+        self.calls += 1
+        key = request.idempotency_key
+        if self.calls % 1000 == 0:
+            return SendResult(key, SendStatus.REJECTED, error="21211: invalid 'To' number")
+        if self.calls % 700 == 0:
+            return SendResult(key, SendStatus.RETRY, error="429: too many requests")
+        self.sent += 1
+        return SendResult(key, SendStatus.ACCEPTED, provider_message_id=f"SM{self.sent}")
+
+
+def dispatch(plan_file: Path) -> None:
+    """Send the plan through a stand-in transport, with the state in SQLite (the default)."""
+    banner("sending it: Dispatcher(SqliteStore('state.db'), transport).run(plan.jsonl)")
+    store = SqliteStore("state.db")
+    clock = FixedClock(NOW)  # simulated time: a week of sending in a moment
+
+    def sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=seconds))
+
+    transport = DemoTransport()
+    with plan_file.open(encoding="utf-8") as plan:
+        report = Dispatcher(store, transport, clock=clock, sleep=sleep, seed=7).run(plan)
+    print("ledger:", ", ".join(f"{n:,} {status}" for status, n in sorted(report.counts.items())))
+    print("not sent (B15):")
+    for failed in report.failed:
+        why = failed.error or f"rule {failed.rule}"
+        print(f"  {failed.contact_id:8} {failed.account_id:6} {failed.reason}: {why}")
+    retried = transport.calls - transport.sent - len(report.failed)
+    print(f"{retried} rate-limited sends were tried again later, with backoff, and went")
+    with plan_file.open(encoding="utf-8") as plan:
+        again = Dispatcher(store, transport, clock=clock, sleep=sleep).run(plan)
+    print(
+        f"run again (a crash, a second worker): {transport.sent:,} messages sent in all, "
+        f"none twice (X5); ledger unchanged: {again.counts == report.counts}"
+    )
+    store.close()
 
 
 if __name__ == "__main__":
