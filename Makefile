@@ -23,6 +23,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy tests/typing
+	$(BIN)/mypy --strict examples/whatsapp_cloud.py
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
@@ -34,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/segments.py
 	$(BIN)/python bench/csv_import.py
 	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/dispatch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist

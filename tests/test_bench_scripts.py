@@ -57,6 +57,13 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
             "importer vs plain csv+phonenumbers loop",
         ],
     ),
+    "dispatch.py": (
+        ["--contacts", "40", "--reservations", "100", "--repeat", "1"],
+        [
+            "sends/s, SQLite / memory",
+            "reserve rate, SqliteStore / bare INSERT",
+        ],
+    ),
 }
 
 

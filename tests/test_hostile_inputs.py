@@ -330,6 +330,13 @@ Factory = Callable[[Env], object]
 
 # Valid arguments by parameter name; OVERRIDES wins for one callable's parameter.
 BY_NAME: dict[str, Factory] = {
+    "key": lambda env: "k1",
+    "group": lambda env: "bc-1",
+    "expected": lambda env: None,
+    "url": lambda env: "memory://",
+    "reservations": lambda env: [
+        api("delivery.Reservation")("daily/sms-1/2026-11-23", "c1", 5, None, timedelta(days=2))
+    ],
     "recipient": lambda env: "34600000001",
     "number": lambda env: 1,
     "outcome": lambda env: api("transports.SendStatus").RETRY,
@@ -398,6 +405,7 @@ OVERRIDES: dict[tuple[str, str], Factory] = {
     ("draft_from_dict", "data"): lambda env: ex("draft_data"),
     ("Plan", "planner"): lambda env: _plan()._planner,
     ("load_draft", "path"): lambda env: env.draft_toml,
+    ("SqliteStore", "path"): lambda env: env.folder / "state.db",
     ("profile_from_dict", "data"): lambda env: dict(ex("respondio").raw),
     ("Contact.from_dict", "data"): lambda env: {"id": "c9", "phone": "+34600000009"},
     ("Contact.trusted", "id"): lambda env: "c9",
@@ -420,6 +428,14 @@ OVERRIDES: dict[tuple[str, str], Factory] = {
     ("check_contact_sink", "factory"): lambda env: api("stores.MemoryContactStore"),
     ("MemoryStateStore.put_account", "state"): lambda env: api("AccountState")(),
     ("MemoryStateStore.put_conversation", "state"): lambda env: api("ConversationState")(),
+    **{
+        (f"{store}.{method}", "state"): make
+        for store in ("MemoryStore", "SqliteStore")
+        for method, make in (
+            ("put_account", lambda env: api("AccountState")()),
+            ("put_conversation", lambda env: api("ConversationState")()),
+        )
+    },
     ("receive_reply", "text"): lambda env: "S",
     ("classify_reply", "text"): lambda env: "STOP",
 }

@@ -268,7 +268,7 @@ class MemoryStore(RecordStateMixin):
             for members, member, when, expires in plans:
                 old = members.get(member)
                 if old is None or old[0] < when:
-                    members[member] = (when, max(expires, 0 if old is None else old[1]))
+                    members[member] = (when, expires if old is None else max(expires, old[1]))
             return -1
 
     def members(self, key: str, since: datetime, /) -> list[tuple[str, datetime]]:

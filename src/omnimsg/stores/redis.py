@@ -46,7 +46,9 @@ naming ``host:port`` (never the password); any other refusal raises
 :class:`~omnimsg.errors.StoreError`; the redis-py exception is chained. A store
 made from a URL retries a command once at once on a broken connection (a server
 restarted since the last call), so the same store object goes on working once the
-server is back; scripts the server has forgotten are loaded again. As
+server is back; scripts the server has forgotten are loaded again. Such a store
+also keeps one connection of its own for :meth:`~RedisStore.reserve`, the hot path
+of a dispatch, beside its pool (a thread finding it busy uses the pool). As
 :class:`~omnimsg.errors.StoreUnavailableError` says, a write that raised may have
 been applied. Redis Cluster is not supported (the keys of one call may live on
 several nodes).
@@ -54,10 +56,13 @@ several nodes).
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from omnimsg._convert import to_instant
@@ -84,6 +89,7 @@ try:
     from redis.exceptions import (
         AuthenticationError,
         AuthorizationError,
+        NoScriptError,
         ReadOnlyError,
         RedisError,
     )
@@ -188,6 +194,11 @@ end
 return -1
 """
 
+_RESERVE_SHA = hashlib.sha1(_RESERVE.encode("utf-8")).hexdigest().encode("ascii")
+_NO_WINDOW = b"%d" % -_LIMIT
+_NAMES_KEPT = 4096
+"""How many reservation sets' key names a store keeps, ready to send."""
+
 # KEYS: the schema_version key. ARGV: this version. Returns the stored one.
 _SCHEMA = """
 local v = redis.call('GET', KEYS[1])
@@ -195,6 +206,40 @@ if v then return v end
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
 """
+
+
+_FORKS = [0]
+"""How many times this process is a forked child: a connection made before is its parent's."""
+
+
+def _forked() -> None:
+    _FORKS[0] += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+_SPANS: dict[timedelta, tuple[int, tuple[bytes, bytes]]] = {}
+"""By ``keep``: it in microseconds, and the two time-to-live arguments of :data:`_RESERVE`."""
+
+
+def _span(keep: timedelta) -> tuple[int, tuple[bytes, bytes]]:
+    keep_us = micros_of(keep)
+    ttl = min(-(-keep_us // 1000), _LIMIT // 1000)
+    span = keep_us, (b"%d" % ttl, b"%d" % (ttl + min(ttl // 10, _SLACK_MS)))
+    if len(_SPANS) >= 256:
+        _SPANS.clear()
+    _SPANS[keep] = span
+    return span
+
+
+def _packed_evalsha(sha: bytes, keys: list[bytes], args: list[bytes]) -> bytes:
+    """``EVALSHA sha len(keys) *keys *args`` as the bytes sent to the server."""
+    items = keys + args
+    count = b"%d" % len(keys)
+    return (
+        b"*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+        % (len(items) + 3, len(sha), sha, len(count), count)
+    ) + b"".join([b"$%d\r\n%s\r\n" % (len(item), item) for item in items])
 
 
 def _name(value: object, name: str) -> str:
@@ -305,8 +350,11 @@ class RedisStore(RecordStateMixin):
         client = self._client
         self._put = client.register_script(_PUT)
         self._scan = client.register_script(_SCAN)
-        self._reserve = client.register_script(_RESERVE)
         self._schema = client.register_script(_SCHEMA)
+        self._sets: dict[str, tuple[bytes, bytes]] = {}
+        self._own: Any = None
+        self._own_forks = -1
+        self._own_lock = threading.Lock()
 
     @staticmethod
     def _connect(url: str, timeout: float) -> redis.Redis:
@@ -347,16 +395,18 @@ class RedisStore(RecordStateMixin):
         """Run the block; redis-py's exceptions become :class:`StoreError`."""
         try:
             yield
-        except (AuthenticationError, AuthorizationError) as exc:
-            raise StoreError(
-                f"{what}: {self._where} refused the credentials: {_first_line(exc)}"
-            ) from exc
-        except (RedisConnectionError, RedisTimeoutError, ReadOnlyError) as exc:
-            raise StoreUnavailableError(
-                f"{what}: {self._where} cannot be reached: {_first_line(exc)}"
-            ) from exc
         except RedisError as exc:
-            raise StoreError(f"{what}: {self._where} refused it: {_first_line(exc)}") from exc
+            raise self._failure(what, exc) from exc
+
+    def _failure(self, what: str, exc: RedisError) -> StoreError:
+        """The :class:`StoreError` a redis-py exception becomes."""
+        if isinstance(exc, AuthenticationError | AuthorizationError):
+            return StoreError(f"{what}: {self._where} refused the credentials: {_first_line(exc)}")
+        if isinstance(exc, RedisConnectionError | RedisTimeoutError | ReadOnlyError):
+            return StoreUnavailableError(
+                f"{what}: {self._where} cannot be reached: {_first_line(exc)}"
+            )
+        return StoreError(f"{what}: {self._where} refused it: {_first_line(exc)}")
 
     def _ready(self, what: str) -> None:
         if self._closed:
@@ -471,28 +521,85 @@ class RedisStore(RecordStateMixin):
                 f"at: the Redis store takes reservations at instants from "
                 f"{FIRST_INSTANT:%Y-%m-%d} to {LAST_INSTANT:%Y-%m-%d} only"
             )
-        base = self._base
-        keys: list[bytes] = []
-        args: list[bytes | int] = [now]
-        for i, (key, member, cap, window, keep) in enumerate(wanted):
-            name = check_key(key, f"reservations[{i}].key").encode("utf-8")
-            keys.append(base + b"s:" + name)
-            keys.append(base + b"x:" + name)
-            keep_us = micros_of(keep)
-            since = -_LIMIT if window is None else max(now - micros_of(window), -_LIMIT)
-            args.append(check_key(member, f"reservations[{i}].member").encode("utf-8"))
-            args.append(-1 if cap is None else cap)
-            args.append(since)
-            args.append(min(now + keep_us, _LIMIT))
-            ttl = min(-(-keep_us // 1000), _LIMIT // 1000)
-            args.append(ttl)
-            args.append(ttl + min(ttl // 10, _SLACK_MS))
         if not wanted:
             return -1
+        sets, spans = self._sets, _SPANS
+        keys: list[bytes] = []
+        args: list[bytes] = [b"%d" % now]
+        for i, (key, member, cap, window, keep) in enumerate(wanted):
+            names = sets.get(key)
+            if names is None:
+                names = self._set_names(key, i)
+            keys += names
+            span = spans.get(keep)
+            if span is None:
+                span = _span(keep)
+            try:
+                name = member.encode("utf-8")
+            except UnicodeEncodeError:
+                name = b"\x00"
+            if b"\x00" in name or len(member) > 1000:
+                check_key(member, f"reservations[{i}].member")
+            args.append(name)
+            args.append(b"-1" if cap is None else b"%d" % cap)
+            args.append(
+                _NO_WINDOW if window is None else b"%d" % max(now - micros_of(window), -_LIMIT)
+            )
+            args.append(b"%d" % min(now + span[0], _LIMIT))
+            args += span[1]
         self._ready("reserve")
-        with self._errors("reserve"):
-            refused = self._reserve(keys=keys, args=args)
+        try:
+            refused = self._evalsha(_RESERVE_SHA, _RESERVE, keys, args)
+        except RedisError as exc:  # not `with self._errors(...)`: this is the hot path
+            raise self._failure("reserve", exc) from exc
         return int(refused)
+
+    def _set_names(self, key: str, index: int) -> tuple[bytes, bytes]:
+        """The set and expiry-set keys of reservation set ``key`` (kept for the next call)."""
+        name = check_key(key, f"reservations[{index}].key").encode("utf-8")
+        names = (self._base + b"s:" + name, self._base + b"x:" + name)
+        if len(self._sets) >= _NAMES_KEPT:
+            self._sets.clear()
+        self._sets[key] = names
+        return names
+
+    def _evalsha(self, sha: bytes, script: str, keys: list[bytes], args: list[bytes]) -> Any:
+        """EVALSHA of ``script`` (loaded first if the server has forgotten it).
+
+        A store made from a URL sends it on a connection of its own, made by its pool
+        once and kept (a new one in a forked child), writing the command's bytes and
+        reading the answer itself, with the client's retry; when another thread is
+        using that connection, or the client is one's own, the client sends it.
+        """
+        lock = self._own_lock
+        if not (self._owned and lock.acquire(blocking=False)):
+            client: Any = self._client
+            try:
+                return client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+            except NoScriptError:
+                client.script_load(script)
+                return client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+        try:
+            conn = self._own
+            if conn is None or self._own_forks != _FORKS[0]:
+                conn = self._own = self._client.connection_pool.make_connection()
+                self._own_forks = _FORKS[0]
+            packed = [_packed_evalsha(sha, keys, args)]
+
+            def roundtrip() -> Any:
+                conn.send_packed_command(packed)
+                return conn.read_response()
+
+            def failed(_: Exception) -> None:
+                conn.disconnect()
+
+            try:
+                return conn.retry.call_with_retry(roundtrip, failed)
+            except NoScriptError:
+                self._client.script_load(script)
+                return conn.retry.call_with_retry(roundtrip, failed)
+        finally:
+            lock.release()
 
     def members(self, key: str, since: datetime, /) -> list[tuple[str, datetime]]:
         """The members of set ``key`` taken after ``since``, with their instants, oldest first."""
@@ -518,6 +625,10 @@ class RedisStore(RecordStateMixin):
         if self._closed:
             return
         self._closed = True
+        own, self._own = self._own, None
+        if own is not None and self._own_forks == _FORKS[0]:
+            with self._errors("close"):
+                own.disconnect()
         if self._owned:
             with self._errors("close"):
                 self._client.close()
