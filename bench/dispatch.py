@@ -505,7 +505,8 @@ def bench_redis(args: argparse.Namespace, run_id: str) -> None:
         return
     import redis
 
-    from omnimsg.stores.redis import _RESERVE, RedisStore
+    from omnimsg.stores._redis_scripts import RESERVE as _RESERVE
+    from omnimsg.stores.redis import RedisStore
 
     prefix = f"omnimsg-bench-{run_id}"
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)

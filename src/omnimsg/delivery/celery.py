@@ -61,13 +61,9 @@ trusted, as in any Celery set-up: a task names a module the worker imports.
 from __future__ import annotations
 
 import math
-import os
 import re
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from contextlib import suppress
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -76,12 +72,14 @@ from omnimsg.broadcasts.jsonl import send_record
 from omnimsg.broadcasts.outcomes import PlannedSend
 from omnimsg.channels.registry import Profile, load_profile
 from omnimsg.clock import SystemClock
+from omnimsg.delivery._kept import close_local
+from omnimsg.delivery._kept import local as _local
 from omnimsg.delivery.dispatcher import Dispatcher, DispatchProgress, open_plan, worker_id
 from omnimsg.delivery.loader import load_transport as _load
 from omnimsg.delivery.loader import split_spec
 from omnimsg.delivery.planfile import PlanHeader, header_from_dict, header_record, send_from_dict
 from omnimsg.errors import ConfigurationError, InputError, OmnimsgError, StoreUnavailableError
-from omnimsg.protocols import Clock, DeliveryStore, Transport
+from omnimsg.protocols import Clock, Transport
 from omnimsg.stores._records import check_tenant
 from omnimsg.stores.open import open_store
 
@@ -240,73 +238,8 @@ def load_transport(spec: str) -> Transport:
     return made
 
 
-_KEPT_PER_KIND = 32
-"""Stores, transports and profiles a worker process keeps open, of each kind."""
-
-
-class _Kept:
-    """What one worker process keeps between tasks: stores, transports, profiles.
-
-    At most :data:`_KEPT_PER_KIND` of each kind, the least recently used dropped
-    (a store closed). A child made by fork starts empty: connections are not shared
-    across processes.
-    """
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.lock = threading.Lock()
-        self.items: OrderedDict[tuple[str, ...], Any] = OrderedDict()
-
-    def get(self, key: tuple[str, ...], make: Callable[[], Any]) -> Any:
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-        made = make()
-        with self.lock:
-            if key in self.items:  # made meanwhile by another thread: keep the first
-                _close(made)
-                return self.items[key]
-            self.items[key] = made
-            same = [k for k in self.items if k[0] == key[0]]
-            for old in same[: max(0, len(same) - _KEPT_PER_KIND)]:
-                _close(self.items.pop(old))
-        return made
-
-    def forget(self, key: tuple[str, ...]) -> None:
-        with self.lock:
-            found = self.items.pop(key, None)
-        if found is not None:
-            _close(found)
-
-    def close(self) -> None:
-        with self.lock:
-            items = list(self.items.values())
-            self.items.clear()
-        for item in items:
-            _close(item)
-
-
-def _close(item: object) -> None:
-    if isinstance(item, DeliveryStore):
-        with suppress(Exception):
-            item.close()
-
-
-_kept = _Kept()
-
-
-def _local() -> _Kept:
-    """This process's cache (a fresh one in a child made by fork)."""
-    global _kept
-    if _kept.pid != os.getpid():
-        _kept = _Kept()
-    return _kept
-
-
 def _on_shutdown(**_: Any) -> None:
-    if _kept.pid == os.getpid():
-        _kept.close()
+    close_local()
 
 
 signals.worker_process_shutdown.connect(_on_shutdown, weak=False)
