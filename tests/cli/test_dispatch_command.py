@@ -286,3 +286,12 @@ def test_a_progress_bar_shows_on_a_terminal(
     result = run("dispatch", str(plan), "--transport", "transport.py:make", "--store", "memory://")
     assert result.status == 0, result.err
     assert len(logged(folder)) == 3
+
+
+def test_the_json_report_never_shows_a_store_password() -> None:
+    from omnimsg.cli._dispatch import _without_password
+
+    assert _without_password("redis://:s3cret@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
+    assert _without_password("postgresql://app:s3cret@db/x") == "postgresql://app:***@db/x"
+    assert _without_password("sqlite:///state.db") == "sqlite:///state.db"
+    assert _without_password("redis://user@host/0") == "redis://user@host/0"

@@ -62,6 +62,15 @@ def _bar(show: bool, stack: ExitStack) -> Callable[[DispatchProgress], None] | N
     return advance
 
 
+def _without_password(url: str) -> str:
+    """``url`` with the password of its user part (``user:secret@host``) masked."""
+    scheme, sep, rest = url.partition("://")
+    user, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in user:
+        return url
+    return f"{scheme}://{user.partition(':')[0]}:***@{host}"
+
+
 def _report_json(report: DeliveryReport, store: str, tenant: str) -> dict[str, Any]:
     return {
         "broadcast_id": report.broadcast_id,
@@ -183,9 +192,13 @@ def dispatch(
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # modules of the current directory, as python -m does
     sender = load_transport(transport)
-    state = open_store(store, tenant=tenant)
     loaded = None if profile is None else load_named(profile, "--profile")
     fd = open_regular(plan_file, what="plan file", error=InputError)
+    try:
+        state = open_store(store, tenant=tenant)
+    except BaseException:
+        os.close(fd)
+        raise
     try:
         with os.fdopen(fd, encoding="utf-8", newline="") as stream, ExitStack() as stack:
             show = not json_output and is_terminal(sys.stderr)
@@ -210,7 +223,7 @@ def dispatch(
     finally:
         state.close()
     if json_output:
-        output.json(_report_json(report, store, tenant))
+        output.json(_report_json(report, _without_password(store), tenant))
     else:
         _print(output, report)
     if report.corrupt:

@@ -307,6 +307,7 @@ class _Run:
         self.spacing: dict[str, timedelta] = {}
         self.draft_spacing = None if rate is None else rate.spacing
         self.next_free: dict[str, datetime] = {}
+        self.slotted: set[str] = set()
 
     def spacing_of(self, send: PlannedSend, now: datetime) -> timedelta:
         found = self.spacing.get(send.account_id)
@@ -321,12 +322,25 @@ class _Run:
         return found
 
     def paced(self, send: PlannedSend, now: datetime) -> datetime | None:
-        """When the account may send next, if later than ``now`` (B10 pacing)."""
+        """The slot the send waits for when its account may not send at ``now`` (B10).
+
+        Each waiting send gets a slot of its own, the account's next free one, so a
+        run that is behind (a late start, a resume) queues each send once.
+        """
+        if send.key in self.slotted:
+            self.slotted.discard(send.key)
+            return None
         free = self.next_free.get(send.account_id)
-        return free if free is not None and free > now else None
+        if free is None or free <= now:
+            return None
+        self.next_free[send.account_id] = free + self.spacing_of(send, now)
+        self.slotted.add(send.key)
+        return free
 
     def took(self, send: PlannedSend, now: datetime) -> None:
-        self.next_free[send.account_id] = now + self.spacing_of(send, now)
+        after = now + self.spacing_of(send, now)
+        free = self.next_free.get(send.account_id)
+        self.next_free[send.account_id] = after if free is None or free < after else free
 
     def step(self, send: PlannedSend, now: datetime) -> Ready | None:
         """Take ``send`` as far as the transport: a :class:`Ready` send, or ``None`` when
@@ -461,7 +475,13 @@ class Dispatcher(_Base):
                         continue
                 ready = run.step(send, now)
                 if ready is not None:
-                    run.settle(send, steps.record(ready, self._send(ready), self._now()), now)
+                    answer = self._send(ready)
+                    try:
+                        when = self._now()
+                    except CallbackError:
+                        steps.record(ready, answer, now)  # the answer is kept, then we stop
+                        raise
+                    run.settle(send, steps.record(ready, answer, when), now)
         except OmnimsgError:
             raise
         except Exception as exc:
@@ -514,9 +534,9 @@ class AsyncDispatcher(_Base):
         """Send every due send of ``plan`` until each is settled; the ledger's report."""
         header, sends, plan_profile = open_plan(plan)
         steps = self._steps(header, plan_profile)
+        in_flight: set[asyncio.Task[None]] = set()
         try:
             run = _Run(steps, sends, self.progress)
-            in_flight: set[asyncio.Task[None]] = set()
             while run.heap or in_flight:
                 if not run.heap or len(in_flight) >= self.concurrency:
                     finished, in_flight = await asyncio.wait(
@@ -553,6 +573,9 @@ class AsyncDispatcher(_Base):
             raise
         except Exception as exc:
             raise _wrap_store(exc) from exc
+        finally:
+            if in_flight:  # sends already handed over are recorded before the run ends
+                await asyncio.gather(*in_flight, return_exceptions=True)
         return run.report() if not report else delivery_report(self.store, header.broadcast_id)
 
     async def _one(self, run: _Run, steps: Steps, ready: Ready, now: datetime) -> None:
@@ -560,4 +583,9 @@ class AsyncDispatcher(_Base):
             answer: Any = await self.transport.asend(ready.request)
         except Exception as exc:  # a transport's failure is recorded, never ours
             answer = exc
-        run.settle(ready.send, steps.record(ready, answer, self._now()), now)
+        try:
+            when = self._now()
+        except CallbackError:
+            steps.record(ready, answer, now)  # the answer is kept, then we stop
+            raise
+        run.settle(ready.send, steps.record(ready, answer, when), now)

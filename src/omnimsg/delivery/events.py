@@ -17,6 +17,7 @@ changes nothing, even when two workers receive it at the same instant.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import NamedTuple
 
@@ -26,13 +27,28 @@ from omnimsg._convert import to_instant
 from omnimsg.channels.kinds import ChannelKind
 from omnimsg.channels.registry import Profile
 from omnimsg.delivery.records import (
+    attempts,
     decode_contact_channel,
     decode_conversation,
     encode_contact_channel,
     encode_conversation,
 )
 from omnimsg.errors import CorruptRecordError, InputError
-from omnimsg.policy.optin import OptInEvent, OptInRules, receive_reply
+from omnimsg.policy.optin import (
+    DeliverBroadcast,
+    DropBroadcast,
+    HoldBroadcast,
+    OpenTicket,
+    OptInEvent,
+    OptInRules,
+    RefuseBroadcast,
+    ReleaseBroadcast,
+    SendHelp,
+    SendOptOutConfirmation,
+    SendPrompt,
+    receive_reply,
+)
+from omnimsg.policy.reasons import Reason
 from omnimsg.protocols import DeliveryStore
 from omnimsg.state import ConversationState
 from omnimsg.stores._records import check_key, conversation_key
@@ -45,7 +61,11 @@ EVENTS_KEPT = 32
 
 class InboundResult(NamedTuple):
     """What an inbound message did: ``duplicate`` (already applied: nothing changed),
-    the conversation ``state`` now, and the opt-in ``events`` to act on (B12, X1)."""
+    the conversation ``state`` now, and the opt-in ``events`` to act on (B12, X1).
+
+    A duplicate gives the events its first delivery gave, again: act on events
+    idempotently (a release sends under the broadcast's own keys, so twice is once).
+    """
 
     duplicate: bool
     state: ConversationState
@@ -92,19 +112,23 @@ def on_inbound(
         if text is None
         else OptInRules.from_capabilities(profile.capabilities(kind, as_of=moment))
     )
-    while True:
+    for _ in attempts("applying an inbound message"):
         found = store.get_record("conversation", key)
         state, seen = (
             (ConversationState(), ()) if found is None else decode_conversation(key, found[1])
         )
-        if message_id in seen:
-            return InboundResult(True, state, ())
+        earlier = _applied(seen, message_id)
+        if earlier is not None:
+            # Applied before: its events again (the first call may have failed after
+            # the write, and a released broadcast must still be sent, B12).
+            return InboundResult(True, state, earlier)
         new = state.after_inbound(when, now=moment)
         events: tuple[OptInEvent, ...] = ()
         if rules is not None and text is not None:
             consent, events = receive_reply(new.consent, text, rules, now=moment, locale=locale)
             new = attrs.evolve(new, consent=consent)
-        record = encode_conversation(new, (*seen, message_id)[-EVENTS_KEPT:])
+        token = message_id if not events else message_id + _SEP + _dump_events(events)
+        record = encode_conversation(new, (*seen, token)[-EVENTS_KEPT:])
         if store.put_record("conversation", key, None if found is None else found[0], record):
             break
     _touch_channel(store, contact_id, kind, account_id, when)
@@ -130,17 +154,70 @@ def on_outbound(
     key = conversation_key(contact_id, account_id)
     check_key(message_id, "message_id")
     when = to_instant(at, "at")
-    while True:
+    for _ in attempts("counting an outbound message"):
         found = store.get_record("conversation", key)
         if found is None:
             return False
         state, seen = decode_conversation(key, found[1])
-        if message_id in seen:
+        if _applied(seen, message_id) is not None:
             return False
         new = state.after_outbound(when)
         record = encode_conversation(new, (*seen, message_id)[-EVENTS_KEPT:])
         if store.put_record("conversation", key, found[0], record):
             return new is not state
+    raise AssertionError("attempts() raises when it runs out")  # pragma: no cover
+
+
+_SEP = "\x1e"
+"""Between a message id and the events it gave, in a conversation's applied list."""
+
+_EVENT_TYPES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        SendPrompt,
+        OpenTicket,
+        DeliverBroadcast,
+        HoldBroadcast,
+        ReleaseBroadcast,
+        DropBroadcast,
+        RefuseBroadcast,
+        SendHelp,
+        SendOptOutConfirmation,
+    )
+}
+
+
+def _dump_events(events: tuple[OptInEvent, ...]) -> str:
+    return json.dumps(
+        [[type(e).__name__, attrs.asdict(e)] for e in events],
+        ensure_ascii=True,
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+
+
+def _applied(seen: tuple[str, ...], message_id: str) -> tuple[OptInEvent, ...] | None:
+    """The events ``message_id`` gave when it was applied, or ``None`` if it was not."""
+    for token in seen:
+        name, sep, dumped = token.partition(_SEP)
+        if name != message_id:
+            continue
+        if not sep:
+            return ()
+        try:
+            return tuple(
+                _EVENT_TYPES[kind](**{k: _field(k, v) for k, v in fields.items()})
+                for kind, fields in json.loads(dumped)
+            )
+        except (ValueError, KeyError, TypeError):
+            raise CorruptRecordError(
+                "conversation", message_id, "the events of an applied message cannot be read"
+            ) from None
+    return None
+
+
+def _field(name: str, value: object) -> object:
+    return Reason(str(value)) if name == "reason" else value
 
 
 def last_channel(store: DeliveryStore, contact_id: str) -> tuple[ChannelKind, str] | None:
@@ -162,7 +239,7 @@ def _touch_channel(
 ) -> None:
     key = contact_id
     text = encode_contact_channel(kind.value, account_id, at)
-    while True:
+    for _ in attempts("recording the contact's last channel"):
         found = store.get_record("contact", key)
         if found is not None and decode_contact_channel(key, found[1])[2] >= at:
             return

@@ -30,10 +30,11 @@ from omnimsg._convert import to_instant
 from omnimsg.delivery.records import (
     LedgerEntry,
     LedgerStatus,
+    attempts,
     decode_entry,
     encode_entry,
 )
-from omnimsg.errors import CorruptRecordError, InputError, StoreError
+from omnimsg.errors import CorruptRecordError, InputError
 from omnimsg.protocols import DeliveryStore
 
 __all__ = [
@@ -47,7 +48,6 @@ __all__ = [
     "failed_sends",
     "get_entry",
     "resolve",
-    "update_entry",
 ]
 
 KIND = "ledger"
@@ -135,7 +135,7 @@ def claim(
         until = now + lease
     except OverflowError:
         raise InputError("lease: now + lease is past the end of the date range") from None
-    while True:
+    for _ in attempts("claiming a send"):
         found = get_entry(store, template.key)
         if found is None:
             entry = attrs.evolve(
@@ -184,6 +184,7 @@ def claim(
         )
         if taken is not None:
             return Claim(ClaimAction.GO, taken[1], taken[0])
+    raise AssertionError("attempts() raises when it runs out")  # pragma: no cover
 
 
 def entries(store: DeliveryStore, broadcast_id: str) -> Iterator[LedgerEntry]:
@@ -306,7 +307,7 @@ def resolve(
         raise InputError(f"sent: expected True or False, got {type(sent).__name__}")
     if provider_message_id is not None and not isinstance(provider_message_id, str):
         raise InputError("provider_message_id: expected text or None")
-    while True:
+    for _ in attempts("resolving an uncertain send"):
         found = get_entry(store, key)
         if found is None:
             raise InputError(f"resolve: no ledger entry for key {key[:80]!r}")
@@ -339,12 +340,4 @@ def resolve(
             )
         if moved is not None:
             return moved[1]
-
-
-def store_error(exc: Exception) -> StoreError:
-    """``exc`` as a :class:`StoreError` (already one: unchanged)."""
-    if isinstance(exc, StoreError):
-        return exc
-    error = StoreError(f"the store failed: {type(exc).__name__}")
-    error.__cause__ = exc
-    return error
+    raise AssertionError("attempts() raises when it runs out")  # pragma: no cover

@@ -21,21 +21,24 @@ overwritten.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 import attrs
 
-from omnimsg.errors import CorruptRecordError, InputError
+from omnimsg.errors import CorruptRecordError, InputError, StoreError
 from omnimsg.state import AccountState, ConversationState, OptInState, SenderUsage
 
 __all__ = [
+    "CAS_TRIES",
     "EPOCH",
     "FINAL_STATUSES",
     "LedgerEntry",
     "LedgerStatus",
     "Reservation",
+    "attempts",
     "decode_account",
     "decode_contact_channel",
     "decode_conversation",
@@ -52,6 +55,18 @@ __all__ = [
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """Instants are kept as whole microseconds since this one."""
+
+
+CAS_TRIES = 1000
+"""How many times a compare-and-set loop reads and writes again before giving up."""
+
+
+def attempts(what: str) -> Iterator[int]:
+    """Counts the tries of a compare-and-set loop; past :data:`CAS_TRIES` a
+    :class:`~omnimsg.errors.StoreError` says the record kept changing (a store that
+    never reports a write, or a writer in a loop)."""
+    yield from range(CAS_TRIES)
+    raise StoreError(f"{what}: the record changed {CAS_TRIES} times while being written")
 
 
 def to_micros(instant: datetime) -> int:

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from omnimsg._convert import shown
 from omnimsg.broadcasts.outcomes import PlannedSend, SendKind
 from omnimsg.channels.capabilities import ChannelCapabilities
 from omnimsg.channels.kinds import Mode
@@ -39,8 +40,10 @@ from omnimsg.delivery.records import (
     LedgerEntry,
     LedgerStatus,
     Reservation,
+    attempts,
     decode_account,
     decode_conversation,
+    decode_entry,
     encode_conversation,
 )
 from omnimsg.errors import InputError, TransportError
@@ -92,6 +95,7 @@ class Steps:
     rng: random.Random
     accounts: Mapping[str, AccountState] = attrs.field(factory=dict)
     caps_cache: dict[str, ChannelCapabilities] = attrs.field(factory=dict)
+    account_cache: dict[str, AccountState | None] = attrs.field(factory=dict)
 
     # --- before the transport --------------------------------------------------------
 
@@ -118,8 +122,6 @@ class Steps:
 
     def prepare(self, send: PlannedSend, now: datetime) -> Ready | Settled:
         """Claim, decide again, reserve and mark SENDING, or say why not (and until when)."""
-        if now >= self.header.ends_by:
-            return self._expire(send, now)
         got: Claim = claim(
             self.store,
             self.template(send, now),
@@ -135,6 +137,8 @@ class Steps:
         if got.action is ClaimAction.WAIT:
             return Settled(None, got.entry.retry_at)
         version, entry = got.version, got.entry
+        if now >= self.header.ends_by:
+            return self._settle(version, entry, now, LedgerStatus.FAILED, "expired", "B10")
         caps = self.caps(send, now)
         conversation = self._conversation(send)
         account = self._account(send.account_id)
@@ -150,6 +154,8 @@ class Steps:
             if isinstance(wait, str):
                 return self._settle(version, entry, now, LedgerStatus.SKIPPED, wait, "B12")
             if wait is not None:
+                if wait >= self.header.ends_by:
+                    return self._settle(version, entry, now, LedgerStatus.FAILED, "expired", "B10")
                 return self._defer(version, entry, now, wait)
         if conversation is not None:
             decision = decide(caps, conversation, message, now=now, account=account)
@@ -175,7 +181,7 @@ class Steps:
             updated_at=now,
             lease_until=now + self.lease,
         )
-        if moved is None:
+        if moved is None:  # taken over meanwhile (our lease passed): look again
             return Settled(None, now)
         request = SendRequest(
             idempotency_key=send.key,
@@ -191,30 +197,25 @@ class Steps:
         )
         return Ready(send, request, moved[1], moved[0])
 
-    def _expire(self, send: PlannedSend, now: datetime) -> Settled:
-        got = claim(
-            self.store,
-            self.template(send, now),
-            owner=self.owner,
-            now=now,
-            lease=self.lease,
-            idempotent=self.idempotent,
-        )
-        if got.action is not ClaimAction.GO:
-            return Settled(got.entry if got.action is ClaimAction.DONE else None, None)
-        return self._settle(got.version, got.entry, now, LedgerStatus.FAILED, "expired", "B10")
-
     def _conversation(self, send: PlannedSend) -> ConversationState | None:
         key = conversation_key(send.contact_id, send.account_id)
         found = self.store.get_record("conversation", key)
         return None if found is None else decode_conversation(key, found[1])[0]
 
     def _account(self, account_id: str) -> AccountState | None:
+        """The sender's state, read once per run (a run is minutes, a state changes rarely)."""
+        if account_id in self.account_cache:
+            return self.account_cache[account_id]
+        state = self._read_account(account_id)
+        self.account_cache[account_id] = state
+        return state
+
+    def _read_account(self, account_id: str) -> AccountState | None:
         found = self.store.get_record("account", account_id)
         if found is None:
             given = self.accounts.get(account_id)
             if given is not None and not isinstance(given, AccountState):
-                raise InputError(f"accounts[{account_id[:80]!r}]: expected an AccountState")
+                raise InputError(f"accounts[{shown(account_id)}]: expected an AccountState")
             return given
         return decode_account(account_id, found[1])
 
@@ -367,12 +368,21 @@ class Steps:
 
     # --- after the transport ---------------------------------------------------------
 
-    def record(self, ready: Ready, answer: SendResult | BaseException, now: datetime) -> Settled:
-        """Record the transport's answer (or what it raised) for a :class:`Ready` send."""
+    def record(self, ready: Ready, answer: object, now: datetime) -> Settled:
+        """Record the transport's answer (or what it raised) for a :class:`Ready` send.
+
+        A result for another key, or anything but a result, says nothing of whether
+        the message went: the send is uncertain (or tried again, for an idempotent
+        transport).
+        """
         version, entry, send = ready.version, ready.entry, ready.send
         if isinstance(answer, SendResult) and answer.idempotency_key != send.key:
             answer = TransportError(
-                f"the transport answered for key {answer.idempotency_key[:40]!r}, not this send"
+                f"the transport answered for key {shown(answer.idempotency_key)}, not this send"
+            )
+        elif not isinstance(answer, SendResult | BaseException):
+            answer = TransportError(
+                f"the transport returned {type(answer).__name__}, not a SendResult"
             )
         if isinstance(answer, SendResult):
             if answer.status is SendStatus.ACCEPTED:
@@ -386,7 +396,8 @@ class Steps:
                     provider_message_id=answer.provider_message_id,
                     error=None,
                 )
-                self._after_sent(send, now)
+                if result.entry is not None and result.entry.status is LedgerStatus.SENT:
+                    self._after_sent(send, now)
                 return result
             if answer.status is SendStatus.REJECTED:
                 return self._finish(
@@ -395,11 +406,11 @@ class Steps:
             return self._retry(version, entry, now, answer.error, answer.retry_after)
         if isinstance(answer, TransportError):
             if self.idempotent:
-                return self._retry(version, entry, now, str(answer), None)
+                return self._retry(version, entry, now, _words(answer), None, uncertain=True)
             return self._finish(
-                version, entry, now, LedgerStatus.UNCERTAIN, "no_answer", "X5", error=str(answer)
+                version, entry, now, LedgerStatus.UNCERTAIN, "no_answer", "X5", error=_words(answer)
             )
-        words = f"the transport raised {type(answer).__name__}: {str(answer)[:500]}"
+        words = f"the transport raised {type(answer).__name__}: {_words(answer)}"
         return self._finish(
             version, entry, now, LedgerStatus.FAILED, "transport_crashed", "B15", error=words
         )
@@ -411,20 +422,29 @@ class Steps:
         now: datetime,
         error: str | None,
         after: timedelta | None,
+        *,
+        uncertain: bool = False,
     ) -> Settled:
+        """Try again later with backoff and jitter; out of tries or time, give up.
+
+        ``uncertain``: the failures left unknown whether the message went (an
+        idempotent transport without an answer), so giving up leaves it uncertain.
+        """
+        if uncertain:
+            status, reason, rule = LedgerStatus.UNCERTAIN, "no_answer", "X5"
+        else:
+            status, reason, rule = LedgerStatus.FAILED, "retries_exhausted", "B15"
         if entry.attempts >= self.max_attempts:
-            return self._finish(
-                version, entry, now, LedgerStatus.FAILED, "retries_exhausted", "B15", error=error
-            )
-        step = self.backoff * (2 ** (entry.attempts - 1))
+            return self._finish(version, entry, now, status, reason, rule, error=error)
+        step = self.backoff * (2 ** min(max(entry.attempts - 1, 0), 30))
         wait = min(step, self.max_backoff) * (0.5 + self.rng.random() / 2)
         if after is not None and after > wait:
             wait = after
+        left = self.header.ends_by - now
+        if wait >= left:
+            rule = "B10" if not uncertain else rule
+            return self._finish(version, entry, now, status, reason, rule, error=error)
         at = now + wait
-        if at >= self.header.ends_by:
-            return self._finish(
-                version, entry, now, LedgerStatus.FAILED, "retries_exhausted", "B10", error=error
-            )
         return self._finish(
             version, entry, now, LedgerStatus.DEFERRED, None, None, error=error, retry_at=at
         )
@@ -450,7 +470,7 @@ class Steps:
             "retry_at": None,
             **more,
         }
-        while True:
+        for _ in attempts("recording a send's answer"):
             moved = update_entry(self.store, version, entry, **changes)
             if moved is not None:
                 again = moved[1].retry_at if status is LedgerStatus.DEFERRED else None
@@ -458,20 +478,19 @@ class Steps:
             found = self.store.get_record("ledger", entry.key)
             if found is None:
                 return Settled(None, None)
-            from omnimsg.delivery.records import decode_entry
-
             current = decode_entry(entry.key, found[1])
             mine = current.status is LedgerStatus.SENDING and current.owner == self.owner
             if not (mine or current.status is LedgerStatus.UNCERTAIN):
                 return Settled(current if current.final else None, None)
             version, entry = found[0], current
+        raise AssertionError("attempts() raises when it runs out")  # pragma: no cover
 
     def _after_sent(self, send: PlannedSend, now: datetime) -> None:
         """Count the send in the conversation (W5) and move the opt-in state (B12)."""
         key = conversation_key(send.contact_id, send.account_id)
         store = self.store
         prompt = send.kind is not SendKind.MESSAGE
-        while True:
+        for _ in attempts("counting a send in its conversation"):
             found = store.get_record("conversation", key)
             if found is None and not prompt:
                 return  # the store knows nothing of this conversation: the plan's word stands
@@ -491,6 +510,15 @@ class Steps:
             text = encode_conversation(state, events[-_EVENTS_KEPT:])
             if store.put_record("conversation", key, None if found is None else found[0], text):
                 return
+
+
+def _words(exc: BaseException) -> str:
+    """What an exception says, at most 500 characters; its type when saying fails."""
+    try:
+        text = str(exc)
+    except Exception:
+        return type(exc).__name__
+    return text[:500] if isinstance(text, str) else type(exc).__name__
 
 
 def _next_midnight(now: datetime, account: AccountState) -> datetime:

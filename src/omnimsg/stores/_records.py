@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from omnimsg.delivery.records import (
+    attempts,
     decode_account,
     decode_conversation,
     decode_usage,
@@ -106,7 +107,7 @@ class RecordStateMixin:
         raise NotImplementedError
 
     def _replace(self, kind: str, key: str, text: str) -> None:
-        while True:
+        for _ in attempts("replacing a record"):
             found = self.get_record(kind, key)
             if self.put_record(kind, key, None if found is None else found[0], text):
                 return
@@ -120,7 +121,7 @@ class RecordStateMixin:
         found = self.get_record("conversation", conversation_key(contact_id, account_id))
         if found is None:
             return None
-        return decode_conversation(contact_id, found[1])[0]
+        return decode_conversation(conversation_key(contact_id, account_id), found[1])[0]
 
     def put_conversation(
         self, contact_id: str, account_id: str, state: ConversationState, /
@@ -129,7 +130,7 @@ class RecordStateMixin:
         if not isinstance(state, ConversationState):
             raise InputError(f"state: expected ConversationState, got {type(state).__name__}")
         key = conversation_key(contact_id, account_id)
-        while True:
+        for _ in attempts("replacing a conversation"):
             found = self.get_record("conversation", key)
             events = () if found is None else decode_conversation(key, found[1])[1]
             text = encode_conversation(state, events)
