@@ -9,11 +9,8 @@ __all__ = ["PUT", "RESERVE", "SCAN", "SCHEMA"]
 # KEYS: records hash, the group's index. ARGV: record key, expected version ("" for
 # none), group, the new stored value, the prefix of this kind's group index keys.
 # Returns 1 (written), 0 (another version is stored), -1 (the stored value is corrupt).
-# A value already stored exactly as asked (this very write, retried after a dropped
-# connection) answers 1: the write was made.
 PUT = """
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur == ARGV[4] then return 1 end
 if cur then
   local v, n, at = string.match(cur, '^(%d+):(%d+):()')
   if not v then return -1 end
