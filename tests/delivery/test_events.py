@@ -550,3 +550,17 @@ def test_a_wechat_send_counts_toward_the_20(store: DeliveryStore) -> None:
     state = store.get_conversation("w1", "wc-1")
     assert state is not None
     assert state.outbound_since_inbound == 1
+
+
+def test_a_repeated_no_gives_its_drop_again_with_its_reason(store: DeliveryStore) -> None:
+    # SPEC B12: an N drops the held broadcast; its redelivery says the same, reason kept
+    world = World(store)
+    draft, contact, _ = held()
+    header, sends = sends_of(plan_text(draft, [contact]))
+    world.dispatcher(world.transport()).run((header, [by_kind(sends)[SendKind.PROMPT]]))
+    first = inbound(store, "N", message_id="wamid-9", now=NOW + timedelta(hours=1))
+    assert [type(e).__name__ for e in first.events] == ["DropBroadcast"]
+    again = inbound(store, "N", message_id="wamid-9", now=NOW + timedelta(hours=2))
+    assert again.duplicate
+    assert again.events == first.events
+    assert again.events[0].reason is first.events[0].reason
