@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -606,3 +607,31 @@ def test_errors_never_escape_as_sqlite_errors(store: SqliteStore, path: Path) ->
         store.put_record("k", "a", None, "x")
     assert isinstance(info.value.__cause__, sqlite3.Error)
     assert isinstance(info.value, OmnimsgError)
+
+
+def _open_one(path: Path, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+    try:
+        barrier.wait()
+        store = SqliteStore(path)
+        try:
+            store.get_record("kind", "key")
+        finally:
+            store.close()
+    except BaseException as exc:
+        errors.append(exc)
+
+
+def test_many_threads_opening_a_new_file_at_once_all_open(tmp_path: Path) -> None:
+    # Switching a new file to WAL fails at once with "database is locked" while another
+    # connection does the same; opening retries within the timeout (X5: workers start
+    # together on one machine)
+    for round_ in range(60):
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(6)
+        args = (tmp_path / f"new-{round_}.sqlite3", barrier, errors)
+        threads = [threading.Thread(target=_open_one, args=args) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors, errors[0]

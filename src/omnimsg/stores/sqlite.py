@@ -25,6 +25,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from datetime import datetime
@@ -54,6 +55,7 @@ _PAGE = 500
 # SQLite's primary result codes meaning "not now": BUSY, LOCKED (another writer past
 # the timeout), PERM, READONLY, IOERR, FULL, CANTOPEN.
 _UNAVAILABLE = frozenset({3, 5, 6, 8, 10, 13, 14})
+_BUSY = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
 _NOTADB = 26
 
 # Connections of a parent process, found in a child after a fork: never used nor
@@ -251,17 +253,35 @@ class SqliteStore(RecordStateMixin):
             raise self._failure("open", exc) from exc
         try:
             conn.text_factory = _text
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-            if mode is None or str(mode[0]).lower() != "wal":
-                raise StoreError(f"{self._where}: cannot use the WAL journal")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(conn)
+            self._prepare(conn)
         except BaseException as exc:
             conn.close()
             if isinstance(exc, sqlite3.Error):
                 raise self._failure("open", exc) from exc
             raise
         return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """WAL, synchronous=NORMAL and the schema, retried while another process or
+        thread holds the file: switching a new file to WAL can fail at once with
+        "database is locked" instead of waiting (SQLite skips the busy handler there)."""
+        deadline = time.monotonic() + self._timeout
+        pause = 0.005
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                if mode is None or str(mode[0]).lower() != "wal":
+                    raise StoreError(f"{self._where}: cannot use the WAL journal")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                self._migrate(conn)
+                return
+            except sqlite3.OperationalError as exc:
+                code = getattr(exc, "sqlite_errorcode", None)
+                busy = isinstance(code, int) and code & 0xFF in _BUSY
+                if not busy or time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
 
     def _version(self, conn: sqlite3.Connection) -> int:
         if not conn.execute(_HAS_META).fetchone()[0]:
