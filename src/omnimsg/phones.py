@@ -24,6 +24,9 @@ __all__ = [
     "phone_region",
     "phone_time_zones",
     "prefix_time_zones",
+    "same_whatsapp_person",
+    "whatsapp_ids",
+    "whatsapp_phone",
 ]
 
 
@@ -152,3 +155,73 @@ def prefix_time_zones(e164: str) -> tuple[str, ...]:
         if found and len(_PREFIX_ZONES) < 200_000:
             _PREFIX_ZONES[head] = found
     return found
+
+
+# --- WhatsApp ids (P16) ------------------------------------------------------------------
+#
+# A WhatsApp id is the digits WhatsApp knows a number by, not always its E.164 form:
+# - Mexico dropped the mobile "1" in 2019 and libphonenumber refuses "+52 1 ...", yet
+#   WhatsApp still sends Mexican senders as 521 + 10 digits;
+# - Argentina's mobiles are +54 9 ...; a contact typed without the 9 is the same line;
+# - Brazil's older accounts may lack the ninth digit of a mobile (55 + area + 8 digits).
+# The exact rules per country are what public integrators report (SPEC P16, marked
+# uncertain); these are the library's documented choice (docs/audiences.md).
+
+
+def _wa_digits(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise PhoneNumberError(f"{name}: expected text, got {type(value).__name__}")
+    digits = value.strip()
+    digits = digits[1:] if digits.startswith("+") else digits
+    if not (7 <= len(digits) <= 15 and digits.isascii() and digits.isdigit()):
+        raise PhoneNumberError(f"{name}: a WhatsApp id is 7 to 15 digits, got {shown(value)}")
+    return digits
+
+
+def whatsapp_phone(wa_id: str) -> str | None:
+    """The E.164 number a WhatsApp id stands for, or ``None`` if it is no valid number.
+
+    ``5215512345678`` (Mexico, as WhatsApp sends it) is ``+525512345678``; an old
+    Brazilian id without the ninth digit (``551187654321``) is ``+5511987654321``.
+    Raises :class:`~omnimsg.errors.PhoneNumberError` for text that is no WhatsApp id.
+    """
+    digits = _wa_digits(wa_id, "wa_id")
+    if digits.startswith("521") and len(digits) == 13:
+        digits = "52" + digits[3:]
+    elif digits.startswith("55") and len(digits) == 12 and digits[4] in "6789":
+        digits = digits[:4] + "9" + digits[4:]
+    try:
+        return normalize_phone("+" + digits)
+    except PhoneNumberError:
+        return None
+
+
+def whatsapp_ids(phone: str, default_region: str | None = None) -> tuple[str, ...]:
+    """The ids WhatsApp may send for a phone number, the likeliest first (P16).
+
+    ``+52 55 1234 5678`` gives ``("5215512345678", "525512345678")``; an Argentine
+    mobile both with and without its ``9``; a Brazilian mobile with and without its
+    ninth digit; any other number its E.164 digits. Raises
+    :class:`~omnimsg.errors.PhoneNumberError` for a number that is not valid.
+    """
+    digits = normalize_phone(phone, default_region)[1:]
+    if digits.startswith("52") and len(digits) == 12:
+        return ("521" + digits[2:], digits)
+    if digits.startswith("549") and len(digits) == 13:
+        return (digits, "54" + digits[3:])
+    if digits.startswith("54") and len(digits) == 12:
+        return ("549" + digits[2:], digits)
+    if digits.startswith("55") and len(digits) == 13 and digits[4] == "9" and digits[5] in "6789":
+        # Before the ninth digit, mobiles began with 6 to 9: only those had an old form.
+        return (digits, digits[:4] + digits[5:])
+    return (digits,)
+
+
+def same_whatsapp_person(wa_id: str, phone: str, default_region: str | None = None) -> bool:
+    """Whether the WhatsApp id and the phone number are one person's (P16).
+
+    Raises :class:`~omnimsg.errors.PhoneNumberError` for a malformed id or an invalid
+    phone number.
+    """
+    digits = _wa_digits(wa_id, "wa_id")
+    return digits in whatsapp_ids(phone, default_region)
