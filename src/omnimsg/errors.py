@@ -61,7 +61,21 @@ __all__ = [
 
 
 class OmnimsgError(Exception):
-    """Root of every exception raised by omnimsg."""
+    """Root of every exception raised by omnimsg.
+
+    An error whose constructor takes more than its message keeps those arguments as
+    ``args`` and shows its message, so that it can be rebuilt from ``args``: pickled,
+    or sent back to a Celery client as JSON.
+    """
+
+    _text: str | None = None
+
+    def _set(self, message: str, *args: object) -> None:
+        Exception.__init__(self, *args)
+        self._text = message
+
+    def __str__(self) -> str:
+        return self._text if self._text is not None else super().__str__()
 
 
 class ConfigurationError(OmnimsgError, ValueError):
@@ -76,9 +90,9 @@ class ProfileError(ConfigurationError):
 
     def __init__(self, source: str, problems: Sequence[tuple[str, str]]) -> None:
         self.source = source
-        self.problems = tuple(problems)
+        self.problems = tuple((str(path), str(msg)) for path, msg in problems)
         lines = "; ".join(f"{path or '<root>'}: {msg}" for path, msg in self.problems)
-        super().__init__(f"invalid profile {source}: {lines}")
+        self._set(f"invalid profile {source}: {lines}", source, self.problems)
 
 
 class UnknownProfileError(ConfigurationError, LookupError):
@@ -113,14 +127,17 @@ class DraftError(InputError):
 
     Each problem is ``(path, rule, message)``: the draft field (``content.sms[0].text``,
     ``rate``), the SPEC rule it breaks (``C1``, ``B10``) or ``""``, and what is wrong.
+    ``text``, when given, is the message shown instead of the one made from them (it
+    names the file the draft came from).
     """
 
-    def __init__(self, problems: Sequence[tuple[str, str, str]]) -> None:
+    def __init__(self, problems: Sequence[tuple[str, str, str]], text: str | None = None) -> None:
         self.problems = tuple((str(p), str(r), str(m)) for p, r, m in problems)
         lines = "; ".join(
             f"{p or '<root>'}: {m}" + (f" (SPEC {r})" if r else "") for p, r, m in self.problems
         )
-        super().__init__(f"invalid broadcast draft: {lines}")
+        shown = f"invalid broadcast draft: {lines}" if text is None else str(text)
+        self._set(shown, self.problems, text)
 
 
 class LifecycleError(InputError):
@@ -134,6 +151,9 @@ class ProblemDetail(tuple[str, str]):
 
     def __new__(cls, path: str, message: str) -> ProblemDetail:
         return super().__new__(cls, (path, message))
+
+    def __getnewargs__(self) -> tuple[str, str]:
+        return (self[0], self[1])
 
     @property
     def path(self) -> str:
@@ -154,7 +174,7 @@ class SegmentValidationError(SegmentError):
     def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
         self.problems = tuple(ProblemDetail(p, m) for p, m in problems)
         lines = "; ".join(f"{p or '<root>'}: {m}" for p, m in self.problems)
-        super().__init__(f"invalid segment: {lines}")
+        self._set(f"invalid segment: {lines}", tuple(tuple(p) for p in self.problems))
 
 
 class AudienceError(OmnimsgError, ValueError):
@@ -185,7 +205,7 @@ class CorruptRecordError(StoreError):
         self.kind = kind
         self.key = key
         self.problem = problem
-        super().__init__(f"corrupt {kind} record {key[:200]!r}: {problem}")
+        self._set(f"corrupt {kind} record {key[:200]!r}: {problem}", kind, key, problem)
 
 
 class SchemaVersionError(StoreError):
@@ -197,9 +217,12 @@ class SchemaVersionError(StoreError):
     def __init__(self, where: str, found: int, expected: int) -> None:
         self.found = found
         self.expected = expected
-        super().__init__(
+        self._set(
             f"{where}: schema_version {found}, this omnimsg reads {expected}"
-            + (" (upgrade omnimsg)" if found > expected else "")
+            + (" (upgrade omnimsg)" if found > expected else ""),
+            where,
+            found,
+            expected,
         )
 
 
@@ -209,9 +232,10 @@ class CallbackError(OmnimsgError, RuntimeError):
     ``name`` says which; the exception it raised is chained as ``__cause__``.
     """
 
-    def __init__(self, name: str, exc: BaseException) -> None:
+    def __init__(self, name: str, exc: BaseException | str) -> None:
         self.name = name
-        super().__init__(f"{name}: the function passed in raised {type(exc).__name__}: {exc}"[:500])
+        words = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"[:450]
+        self._set(f"{name}: the function passed in raised {words}"[:500], name, words)
 
 
 class TransportError(OmnimsgError, RuntimeError):

@@ -754,9 +754,7 @@ def draft_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Draft
 
 def _sourced(exc: DraftError, source: str) -> DraftError:
     shown = shown_path(source)
-    error = DraftError(exc.problems)
-    error.args = (f"{shown}: {exc}",)
-    return error
+    return DraftError(exc.problems, f"{shown}: {exc}")
 
 
 def _read(data: object) -> Draft:
@@ -829,9 +827,7 @@ class _FileError(InputError):
 
 def _file_error(shown: str, message: str, *, whole: bool = False) -> DraftError:
     """A DraftError about the file itself; ``whole`` when ``message`` already names it."""
-    error = DraftError([("", "", message)])
-    error.args = (message if whole else f"draft file {shown}: {message}",)
-    return error
+    return DraftError([("", "", message)], message if whole else f"draft file {shown}: {message}")
 
 
 # --- writing -----------------------------------------------------------------------

@@ -42,7 +42,7 @@ class PlanFileError(InputError):
     def __init__(self, line: int, message: str) -> None:
         self.line = line
         self.problem = message
-        super().__init__(f"plan line {line}: {message}")
+        self._set(f"plan line {line}: {message}", line, message)
 
 
 @attrs.frozen
