@@ -64,6 +64,20 @@ def test_every_store_keeps_the_delivery_store_contract(delivery_factory: StoreFa
 # --- the contract point by point ----------------------------------------------------------
 
 
+def test_every_store_is_closed_at_the_end_of_a_with_block(
+    delivery_factory: StoreFactory,
+) -> None:
+    # SPEC X5: a worker's ledger writes go through a store it closes when it is done
+    with delivery_factory(unique_tenant()) as store:
+        assert store.put_record("ledger", "k1", None, "{}", group="bc-1")
+        assert store.get_record("ledger", "k1") == (1, "{}")
+    again = delivery_factory(store.tenant)
+    try:
+        assert again.get_record("ledger", "k1") == (1, "{}")
+    finally:
+        again.close()
+
+
 def test_daily_cap_grants_exactly_the_cap_then_refuses(store: DeliveryStore) -> None:
     """SPEC B11: at most N distinct recipients per sender and day, never one more."""
     key = "daily/ec-1/2026-03-02"

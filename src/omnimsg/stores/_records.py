@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
+from types import TracebackType
+from typing import Self, TypeVar
 
 from omnimsg.delivery.records import (
     attempts,
@@ -96,7 +97,22 @@ def conversation_key(contact_id: str, account_id: str) -> str:
 
 
 class RecordStateMixin:
-    """``get_/put_conversation``, ``get_/put_account``, ``get_/put_usage`` over records."""
+    """``get_/put_conversation``, ``get_/put_account``, ``get_/put_usage`` over records,
+    and ``with store:`` closing the store at the end of the block."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def get_record(self, kind: str, key: str, /) -> tuple[int, str] | None:
         raise NotImplementedError

@@ -309,17 +309,6 @@ class PostgresStore(RecordStateMixin):
                 with suppress(psycopg.Error):
                     conn.close()
 
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # --- records ------------------------------------------------------------------------
 
     def get_record(self, kind: str, key: str, /) -> tuple[int, str] | None:

@@ -330,17 +330,6 @@ class SqliteStore(RecordStateMixin):
                 with suppress(sqlite3.Error):
                     conn.close()
 
-    def __enter__(self) -> SqliteStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # --- records ------------------------------------------------------------------------
 
     def get_record(self, kind: str, key: str, /) -> tuple[int, str] | None:
