@@ -353,6 +353,20 @@ def _quality_low(value: object) -> bool:
     return to_flag(value, "quality_low")
 
 
+QUALITY_RATINGS = ("high", "medium", "low", "flagged")
+"""A sender's quality ratings as platforms report them (B14, P2-P4)."""
+
+
+def _quality(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in QUALITY_RATINGS:
+        return value.strip().lower()
+    raise InputError(
+        f"quality: expected one of {', '.join(QUALITY_RATINGS)} or None, got {shown(value)}"
+    )
+
+
 def _month(instant: datetime, zone: tzinfo) -> tuple[int, int]:
     local = instant.astimezone(zone)
     return (local.year, local.month)
@@ -371,6 +385,10 @@ class AccountState:
     messaging tier now, an index into its channel's
     :class:`~omnimsg.channels.capabilities.TierPolicy` limits (0: the first, B13);
     ``quality_low``: its quality rating is low, so it does not move up (B14).
+    ``quality`` is its latest quality rating when known (``"high"``, ``"medium"``,
+    ``"low"``, ``"flagged"``); a tier that needs high quality to move up (WhatsApp
+    from 2025-10-07, P4) moves only when it is ``"high"``. ``"low"`` or
+    ``"flagged"`` sets ``quality_low``.
     """
 
     timezone: tzinfo = attrs.field(default=UTC, converter=_timezone)
@@ -379,8 +397,11 @@ class AccountState:
     paid_chatbot_terms: bool = attrs.field(default=False, converter=_paid_terms)
     tier: int = attrs.field(default=0, converter=_tier)
     quality_low: bool = attrs.field(default=False, converter=_quality_low)
+    quality: str | None = attrs.field(default=None, converter=_quality)
 
     def __attrs_post_init__(self) -> None:
+        if self.quality in ("low", "flagged") and not self.quality_low:
+            object.__setattr__(self, "quality_low", True)
         if self.chatbot_initiated_count and self.chatbot_month is None:
             raise InputError(
                 "AccountState: chatbot_initiated_count needs chatbot_month, the "

@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 import attrs
 
-from omnimsg._convert import to_enum
+from omnimsg._convert import shown, to_enum
 from omnimsg.channels.kinds import AfterWindow, ChannelKind, MediaDelivery, Mode, TextUnit
 from omnimsg.errors import InputError
 
@@ -24,8 +24,10 @@ __all__ = [
     "ChannelCapabilities",
     "ContentLimits",
     "DoubleOptIn",
+    "FrequencyLimit",
     "KeywordSet",
     "QuietHours",
+    "RegionRule",
     "TierPolicy",
 ]
 
@@ -130,6 +132,15 @@ def _sources(value: Iterable[str]) -> tuple[str, ...]:
     return sources
 
 
+def _uncertain(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InputError(f"uncertain: expected a sequence of text, got {type(value).__name__}")
+    names = tuple(value)
+    if not all(isinstance(name, str) for name in names):
+        raise InputError("uncertain: every setting name must be text")
+    return names
+
+
 NOT_ENFORCED = {"enforced": False}
 """Field metadata of a setting that profiles carry and no code applies yet.
 
@@ -198,9 +209,15 @@ class TierPolicy:
     """Unique-recipient messaging limits of a sender (B13, B14).
 
     ``limits`` are the tiers in order; ``None`` is unlimited. A sender starts at
-    ``limits[0]``. It moves up when its quality is not low and the unique users it
-    notified within ``upgrade_lookback`` reach ``upgrade_factor`` times its current
-    limit, no sooner than ``upgrade_delay`` after that.
+    ``limits[0]``. It moves up when its quality is not low (``quality_required =
+    "high"``: when it is high) and the unique users it notified within
+    ``upgrade_lookback`` reach ``upgrade_factor`` times its current limit, no sooner
+    than ``upgrade_delay`` after that. ``version`` names the platform's rule version
+    (WhatsApp v1, v2, v3: P2-P4). Under v2, ``downgrade_after`` of low or flagged
+    quality moves it down one tier, and verification (or ``first_upgrade_count``
+    unique users within ``first_upgrade_period`` at high quality) lifts it to
+    ``verified_tier``. :mod:`omnimsg.policy.limits` computes a sender's limit from
+    its history.
     """
 
     limits: tuple[int | None, ...] = attrs.field(converter=_limits)
@@ -210,9 +227,20 @@ class TierPolicy:
     upgrade_delay: timedelta = timedelta(hours=48)
     replies_in_window_count: bool = False
     scope: str = "number"
+    version: str = ""
+    quality_required: str = "not_low"
+    downgrade_after: timedelta | None = None
+    verified_tier: int | None = None
+    first_upgrade_count: int | None = None
+    first_upgrade_period: timedelta = timedelta(days=30)
 
     def __attrs_post_init__(self) -> None:
         _check_types(self)
+        if self.quality_required not in ("not_low", "high"):
+            raise InputError(
+                "quality_required: expected 'not_low' or 'high', "
+                f"got {shown(self.quality_required)}"
+            )
 
 
 @attrs.frozen
@@ -224,6 +252,70 @@ class QuietHours:
 
     def __attrs_post_init__(self) -> None:
         _check_types(self)
+
+
+@attrs.frozen
+class FrequencyLimit:
+    """No more than ``messages`` messages per contact per ``period`` (P12)."""
+
+    messages: int
+    period: timedelta
+
+    def __attrs_post_init__(self) -> None:
+        _check_types(self)
+
+
+def _area_codes(value: Iterable[str]) -> frozenset[str]:
+    return _frozen_set(value)
+
+
+@attrs.frozen
+class RegionRule:
+    """Stricter rules for recipients whose number is in one region (P12).
+
+    A recipient is in the region when its number's country is ``country`` (ISO 3166
+    code) and its national number begins with one of ``area_codes``.
+    ``quiet_hours`` replace the channel's; ``frequency_cap`` limits messages per
+    contact.
+    """
+
+    country: str
+    area_codes: frozenset[str] = attrs.field(converter=_area_codes)
+    quiet_hours: QuietHours | None = None
+    frequency_cap: FrequencyLimit | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _check_types(self)
+
+
+def _regions(value: Mapping[str, RegionRule]) -> Mapping[str, RegionRule]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(name, str) and isinstance(rule, RegionRule) for name, rule in value.items()
+    ):
+        raise InputError("regions: expected a mapping of region name to RegionRule")
+    return MappingProxyType(dict(value))
+
+
+def _rates(value: Mapping[str, float]) -> Mapping[str, float]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(name, str)
+        and isinstance(rate, int | float)
+        and not isinstance(rate, bool)
+        and rate > 0
+        for name, rate in value.items()
+    ):
+        raise InputError("account_rates: expected a mapping of sender class to a positive rate")
+    return MappingProxyType({name: float(rate) for name, rate in value.items()})
+
+
+def _scope(value: object) -> str:
+    if value not in ("marketing", "all"):
+        raise InputError(f"opt_out_scope: expected 'marketing' or 'all', got {shown(value)}")
+    return str(value)
+
+
+_NO_REGIONS: Mapping[str, RegionRule] = MappingProxyType({})
+_NO_RATES: Mapping[str, float] = MappingProxyType({})
 
 
 @attrs.frozen
@@ -242,6 +334,21 @@ class ChannelCapabilities:
     ``tiers`` (B13, B14) and ``quiet_hours`` (X2) are applied by the broadcast
     planner. Settings marked :data:`NOT_ENFORCED` in their field metadata are carried
     but not applied yet.
+
+    The platforms' own rules (SPEC section 7): ``retired`` channels take nothing and
+    ``new_conversations`` false takes nothing to a contact who never wrote (P15);
+    ``marketing_under_tags`` false refuses marketing sent under a message tag (P6);
+    ``window_extends`` false measures the window from the session's first message,
+    not the last (P9); ``unanswered_cap`` messages per ``unanswered_period`` to a
+    contact who has not replied (P9); ``event_outbound_cap`` messages within
+    ``event_window`` of a menu click, follow or scan (P8); ``recipient_interval``
+    between two messages to one recipient (P5, P10) and ``group_rate_per_minute`` to
+    one group (P10); ``monthly_quota`` of business-initiated messages a month, where
+    a reply within ``free_reply_window`` of the contact's message is free (P11);
+    ``opt_out_scope`` ``"all"`` makes an opt-out end every business-initiated message
+    (X1, P13); ``account_rates`` gives the send rate of each sender class (P14);
+    ``regions`` holds stricter rules by the recipient's number (P12). ``uncertain``
+    names the settings in force whose values sources disagree on.
 
     Adding a setting takes two edits: a field here and one of the same name in
     :class:`~omnimsg.channels.schema.ChannelSpec`; the registry copies fields by name.
@@ -262,11 +369,27 @@ class ChannelCapabilities:
     paid_modes: frozenset[Mode] = attrs.field(default=frozenset(), converter=_modes)
     rate_per_second: float | None = None
     daily_recipient_cap: int | None = None
+    retired: bool = False
+    new_conversations: bool = True
+    marketing_under_tags: bool = True
+    window_extends: bool = True
+    unanswered_cap: int | None = None
+    unanswered_period: timedelta = timedelta(hours=1)
+    event_window: timedelta | None = None
+    event_outbound_cap: int | None = None
+    recipient_interval: timedelta | None = None
+    group_rate_per_minute: float | None = None
+    monthly_quota: int | None = None
+    free_reply_window: timedelta | None = None
+    opt_out_scope: str = attrs.field(default="marketing", converter=_scope)
+    account_rates: Mapping[str, float] = attrs.field(default=_NO_RATES, converter=_rates)
     tiers: TierPolicy | None = None
     double_opt_in: DoubleOptIn | None = None
     keywords: Mapping[str, KeywordSet] = attrs.field(default=_EMPTY, converter=_keywords)
     quiet_hours: QuietHours | None = None
+    regions: Mapping[str, RegionRule] = attrs.field(default=_NO_REGIONS, converter=_regions)
     sources: tuple[str, ...] = attrs.field(default=(), converter=_sources)
+    uncertain: tuple[str, ...] = attrs.field(default=(), converter=_uncertain)
 
     def __attrs_post_init__(self) -> None:
         _check_types(self)

@@ -28,8 +28,10 @@ from omnimsg.channels.capabilities import (
     ChannelCapabilities,
     ContentLimits,
     DoubleOptIn,
+    FrequencyLimit,
     KeywordSet,
     QuietHours,
+    RegionRule,
     TierPolicy,
 )
 from omnimsg.channels.kinds import AfterWindow, ChannelKind, parse_channel_kind
@@ -38,9 +40,11 @@ from omnimsg.channels.schema import (
     ContentSpec,
     DatedEntry,
     DoubleOptInSpec,
+    FrequencyLimitSpec,
     KeywordSetSpec,
     ProfileSpec,
     QuietHoursSpec,
+    RegionSpec,
     TierSpec,
     instant_of,
 )
@@ -303,6 +307,9 @@ def _bounds(value: Any) -> Iterator[datetime]:
                         yield instant_of(bound)
 
 
+_ABSENT = object()
+
+
 class _Resolver:
     """Picks, for one instant, the value in force of every dated setting."""
 
@@ -310,8 +317,11 @@ class _Resolver:
         self.at = at
         self.where = where
         self.sources: list[str] = []
+        self.uncertain: list[str] = []
 
-    def pick(self, value: Any, path: str) -> Any:
+    def pick(self, value: Any, path: str, missing: Any = None) -> Any:
+        """The value in force; ``missing`` when no entry covers the instant (``None``:
+        refuse)."""
         if not (isinstance(value, list) and value and isinstance(value[0], DatedEntry)):
             return value
         for entry in value:
@@ -320,7 +330,11 @@ class _Resolver:
             if (start is None or start <= self.at) and (end is None or self.at < end):
                 if entry.source and entry.source not in self.sources:
                     self.sources.append(entry.source)
+                if entry.uncertain and path not in self.uncertain:
+                    self.uncertain.append(path)
                 return entry.value
+        if missing is not None:
+            return missing
         raise ConfigurationError(f"{self.where}.{path}: no value in force on {self.at.isoformat()}")
 
     def fields(self, model: BaseModel, prefix: str) -> dict[str, Any]:
@@ -337,6 +351,8 @@ _VALUE_OF: dict[type[BaseModel], type] = {
     DoubleOptInSpec: DoubleOptIn,
     KeywordSetSpec: KeywordSet,
     QuietHoursSpec: QuietHours,
+    RegionSpec: RegionRule,
+    FrequencyLimitSpec: FrequencyLimit,
 }
 """The value class each nested part of a channel spec resolves to (a table of types:
 adding a setting never touches it)."""
@@ -346,7 +362,14 @@ def _resolved(value: Any, r: _Resolver, path: str) -> Any:
     if isinstance(value, BaseModel):
         return _VALUE_OF[type(value)](**r.fields(value, f"{path}."))
     if isinstance(value, dict):
-        return {key: _resolved(item, r, f"{path}.{key}") for key, item in value.items()}
+        # An item of a table may be dated as a whole (a region): before its first
+        # entry or after its last one, or with the value none, it is absent.
+        out = {}
+        for key, item in value.items():
+            picked = r.pick(item, f"{path}.{key}", _ABSENT)
+            if picked is not _ABSENT and picked is not None:
+                out[key] = _resolved(picked, r, f"{path}.{key}")
+        return out
     return value
 
 
@@ -361,6 +384,9 @@ def _capabilities(
         # what may go after the window (W2).
         fields["templates"] = fields["after_window"] is AfterWindow.TEMPLATE
     fields["sources"] = tuple(spec.sources) + tuple(s for s in r.sources if s not in spec.sources)
+    fields["uncertain"] = tuple(spec.uncertain) + tuple(
+        u for u in r.uncertain if u not in spec.uncertain
+    )
     return ChannelCapabilities(kind=kind, **fields)
 
 

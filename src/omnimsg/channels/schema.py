@@ -2,8 +2,9 @@
 
 A profile is a named bundle of channel capabilities. Every setting of a channel, of
 its ``content`` and of its ``tiers`` may be given plainly or as a list of dated
-entries (SPEC section 7); ``double_opt_in``, ``keywords``, ``quiet_hours`` and
-``sources`` are plain::
+entries (SPEC section 7), and so may each region's table and the keyword tables as
+a whole; ``double_opt_in``, ``quiet_hours``, ``sources`` and ``uncertain`` are
+plain::
 
     window_outbound_cap = [
       { value = 20, effective_to = 2023-06-12, source = "WeChat docs" },
@@ -11,6 +12,8 @@ entries (SPEC section 7); ``double_opt_in``, ``keywords``, ``quiet_hours`` and
     ]
 
 ``effective_from`` is inclusive, ``effective_to`` exclusive; dates mean 00:00 UTC.
+Entries of one setting may neither overlap nor leave a gap between them;
+``uncertain = true`` marks a value that sources disagree on.
 This module turns raw data into validated models; :mod:`omnimsg.channels.registry`
 resolves them to :class:`~omnimsg.channels.capabilities.ChannelCapabilities` as of a date.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeAlias, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -42,9 +45,11 @@ __all__ = [
     "ContentSpec",
     "DatedEntry",
     "DoubleOptInSpec",
+    "FrequencyLimitSpec",
     "KeywordSetSpec",
     "ProfileSpec",
     "QuietHoursSpec",
+    "RegionSpec",
     "TierSpec",
     "instant_of",
 ]
@@ -116,6 +121,11 @@ Limit = Annotated[int, Field(gt=0, strict=True)]
 Rate = Annotated[float, Field(gt=0, allow_inf_nan=False), BeforeValidator(_not_bool)]
 Flag = Annotated[bool, Field(strict=True)]
 ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+QualityRequired = Literal["not_low", "high"]
+"""The quality rating a sender needs to move up a tier (B14, P2-P4)."""
+OptOutScope = Literal["marketing", "all"]
+"""What an opt-out ends on that sender: marketing only, or every business-initiated
+message but one confirmation (X1, P13)."""
 
 
 class _Model(BaseModel):
@@ -129,6 +139,7 @@ class DatedEntry(_Model, Generic[T]):
     effective_from: date | datetime | None = None
     effective_to: date | datetime | None = None
     source: str | None = None
+    uncertain: Flag = False
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> DatedEntry[T]:
@@ -144,19 +155,37 @@ class DatedEntry(_Model, Generic[T]):
         return self
 
 
-def _check_no_overlap(entries: list[DatedEntry[Any]]) -> list[DatedEntry[Any]]:
+def _period_words(entry: DatedEntry[Any], index: int) -> str:
+    start = "the beginning" if entry.effective_from is None else str(entry.effective_from)
+    end = "no end" if entry.effective_to is None else str(entry.effective_to)
+    return f"entry {index + 1} ({start} to {end})"
+
+
+def _check_periods(entries: list[DatedEntry[Any]]) -> list[DatedEntry[Any]]:
+    """Refuse two entries whose periods overlap or leave a gap between them, naming both.
+
+    Before the first entry and after the last one the setting may have no value
+    (a rule that did not exist yet, or ended); between two entries it always has one.
+    """
     lo = datetime.min.replace(tzinfo=UTC)
     hi = datetime.max.replace(tzinfo=UTC)
     spans = sorted(
         (
             instant_of(e.effective_from) if e.effective_from is not None else lo,
             instant_of(e.effective_to) if e.effective_to is not None else hi,
+            i,
         )
-        for e in entries
+        for i, e in enumerate(entries)
     )
-    for (_, end), (start, _) in itertools.pairwise(spans):
+    for (_, end, i), (start, _, j) in itertools.pairwise(spans):
+        first, second = _period_words(entries[i], i), _period_words(entries[j], j)
         if start < end:
-            raise ValueError("dated entries overlap; each instant may have one value")
+            raise ValueError(f"dated entries overlap: {first} and {second}")
+        if start > end:
+            raise ValueError(
+                f"dated entries leave a gap: {first} and {second}; "
+                "each instant between two entries needs one value"
+            )
     return entries
 
 
@@ -177,7 +206,7 @@ def _dated(inner: Any) -> Any:
     return Annotated[
         Annotated[
             list[DatedEntry[inner]],
-            AfterValidator(_check_no_overlap),
+            AfterValidator(_check_periods),
             Tag("dated"),
         ]
         | Annotated[inner, Tag("plain")],
@@ -256,6 +285,13 @@ class ContentSpec(_Model):
     voice_max: Dated[Span] = timedelta(minutes=5)
 
 
+class FrequencyLimitSpec(_Model):
+    """No more than ``messages`` messages per contact per ``period`` (P12, X4)."""
+
+    messages: Limit
+    period: Span
+
+
 class KeywordSetSpec(_Model):
     """Reply keywords of one locale (X1)."""
 
@@ -284,6 +320,12 @@ class TierSpec(_Model):
     upgrade_delay: Dated[Span] = timedelta(hours=48)
     replies_in_window_count: Dated[Flag] = False
     scope: Dated[str] = "number"
+    version: Dated[str] = ""
+    quality_required: Dated[QualityRequired] = "not_low"
+    downgrade_after: Dated[Duration] = None
+    verified_tier: Dated[Count | None] = None
+    first_upgrade_count: Dated[Limit | None] = None
+    first_upgrade_period: Dated[Span] = timedelta(days=30)
 
 
 class QuietHoursSpec(_Model):
@@ -291,6 +333,19 @@ class QuietHoursSpec(_Model):
 
     start: ClockTime
     end: ClockTime
+
+
+class RegionSpec(_Model):
+    """Stricter rules for recipients of one region, told by their number (P12).
+
+    ``area_codes`` are the region's area codes in ``country`` (the digits after the
+    country code that begin a national number, e.g. ``"305"``).
+    """
+
+    country: str = Field(default="US", min_length=2, max_length=2)
+    area_codes: list[Annotated[str, Field(pattern=r"^[0-9]{1,6}$")]] = Field(min_length=1)
+    quiet_hours: QuietHoursSpec | None = None
+    frequency_cap: FrequencyLimitSpec | None = None
 
 
 class ChannelSpec(_Model):
@@ -309,12 +364,28 @@ class ChannelSpec(_Model):
     paid_modes: Dated[list[Mode]] = Field(default_factory=list)
     rate_per_second: Dated[Rate | None] = None
     daily_recipient_cap: Dated[Limit | None] = None
+    retired: Dated[Flag] = False
+    new_conversations: Dated[Flag] = True
+    marketing_under_tags: Dated[Flag] = True
+    window_extends: Dated[Flag] = True
+    unanswered_cap: Dated[Limit | None] = None
+    unanswered_period: Dated[Span] = timedelta(hours=1)
+    event_window: Dated[Duration] = None
+    event_outbound_cap: Dated[Limit | None] = None
+    recipient_interval: Dated[Duration] = None
+    group_rate_per_minute: Dated[Rate | None] = None
+    monthly_quota: Dated[Limit | None] = None
+    free_reply_window: Dated[Duration] = None
+    opt_out_scope: Dated[OptOutScope] = "marketing"
+    account_rates: Dated[dict[str, Rate]] = Field(default_factory=dict)
     content: ContentSpec = Field(default_factory=ContentSpec)
     tiers: TierSpec | None = None
     double_opt_in: DoubleOptInSpec | None = None
-    keywords: dict[str, KeywordSetSpec] = Field(default_factory=dict)
+    keywords: Dated[dict[str, KeywordSetSpec]] = Field(default_factory=dict)
     quiet_hours: QuietHoursSpec | None = None
+    regions: dict[str, Dated[RegionSpec | None]] = Field(default_factory=dict)
     sources: list[str] = Field(default_factory=list)
+    uncertain: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _extended_window_needs_tag(self) -> ChannelSpec:

@@ -350,6 +350,7 @@ def encode_account(state: AccountState) -> str:
             "paid_chatbot_terms": state.paid_chatbot_terms,
             "tier": state.tier,
             "quality_low": state.quality_low,
+            "quality": state.quality,
         }
     )
 
