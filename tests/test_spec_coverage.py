@@ -25,6 +25,7 @@ IMPLEMENTED = [
     "B15",
     "B16",
     "B17",
+    *(f"P{i}" for i in range(1, 17)),
 ]
 
 
