@@ -21,8 +21,8 @@ from omnimsg.errors import (
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-def test_builtin_profiles_are_the_three_seed_systems() -> None:
-    assert builtin_profile_names() == ("expertconnect", "livetex", "respondio")
+def test_builtin_profiles_are_the_seed_systems_and_the_official_rules() -> None:
+    assert builtin_profile_names() == ("expertconnect", "livetex", "official", "respondio")
 
 
 @pytest.mark.parametrize("name", builtin_profile_names())

@@ -106,6 +106,13 @@ def _clock_time(value: Any) -> Any:
     return value
 
 
+def _none_word(value: Any) -> Any:
+    """``"none"`` (TOML has no null) means no value; ``"unlimited"`` too, for a limit."""
+    if isinstance(value, str) and value.strip().lower() in ("none", "unlimited"):
+        return None
+    return value
+
+
 def _not_bool(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {value!r}")
@@ -119,6 +126,11 @@ Span = Annotated[timedelta, BeforeValidator(_span)]
 Count = Annotated[int, Field(ge=0, strict=True)]
 Limit = Annotated[int, Field(gt=0, strict=True)]
 Rate = Annotated[float, Field(gt=0, allow_inf_nan=False), BeforeValidator(_not_bool)]
+OptionalCount = Annotated[Count | None, BeforeValidator(_none_word)]
+"""A count, or ``None`` (``"none"`` in a file)."""
+OptionalLimit = Annotated[Limit | None, BeforeValidator(_none_word)]
+"""A limit, or ``None``: none at all (``"none"`` or ``"unlimited"`` in a file)."""
+OptionalRate = Annotated[Rate | None, BeforeValidator(_none_word)]
 Flag = Annotated[bool, Field(strict=True)]
 ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 QualityRequired = Literal["not_low", "high"]
@@ -275,10 +287,10 @@ def _value_at(periods: list[tuple[datetime | None, datetime | None, Any]], at: A
 class ContentSpec(_Model):
     """Content limits of a channel (C1–C4, C6, X3)."""
 
-    text_max: Dated[Limit | None] = None
+    text_max: Dated[OptionalLimit] = None
     text_unit: Dated[TextUnit] = TextUnit.CHARACTERS
-    caption_max: Dated[Limit | None] = None
-    template_body_max: Dated[Limit | None] = None
+    caption_max: Dated[OptionalLimit] = None
+    template_body_max: Dated[OptionalLimit] = None
     media: Dated[MediaDelivery] = MediaDelivery.NATIVE
     link_separator: Dated[str] = " "
     voice_notes: Dated[Flag] = False
@@ -313,7 +325,7 @@ class DoubleOptInSpec(_Model):
 class TierSpec(_Model):
     """Unique-recipient messaging tiers (B13, B14)."""
 
-    limits: Dated[Annotated[list[Limit | None], Field(min_length=1)]]
+    limits: Dated[Annotated[list[OptionalLimit], Field(min_length=1)]]
     rolling_window: Dated[Span] = timedelta(hours=24)
     upgrade_factor: Dated[Rate] = 2.0
     upgrade_lookback: Dated[Span] = timedelta(days=7)
@@ -323,8 +335,8 @@ class TierSpec(_Model):
     version: Dated[str] = ""
     quality_required: Dated[QualityRequired] = "not_low"
     downgrade_after: Dated[Duration] = None
-    verified_tier: Dated[Count | None] = None
-    first_upgrade_count: Dated[Limit | None] = None
+    verified_tier: Dated[OptionalCount] = None
+    first_upgrade_count: Dated[OptionalLimit] = None
     first_upgrade_period: Dated[Span] = timedelta(days=30)
 
 
@@ -357,24 +369,24 @@ class ChannelSpec(_Model):
     extended_window_tag: Dated[str | None] = None
     after_window: Dated[AfterWindow] = AfterWindow.NOTHING
     message_tags: Dated[list[str]] = Field(default_factory=list)
-    window_outbound_cap: Dated[Limit | None] = None
-    chatbot_free_per_month: Dated[Count | None] = None
+    window_outbound_cap: Dated[OptionalLimit] = None
+    chatbot_free_per_month: Dated[OptionalCount] = None
     templates: Dated[Flag | None] = None
     broadcasts: Dated[Flag] = True
     paid_modes: Dated[list[Mode]] = Field(default_factory=list)
-    rate_per_second: Dated[Rate | None] = None
-    daily_recipient_cap: Dated[Limit | None] = None
+    rate_per_second: Dated[OptionalRate] = None
+    daily_recipient_cap: Dated[OptionalLimit] = None
     retired: Dated[Flag] = False
     new_conversations: Dated[Flag] = True
     marketing_under_tags: Dated[Flag] = True
     window_extends: Dated[Flag] = True
-    unanswered_cap: Dated[Limit | None] = None
+    unanswered_cap: Dated[OptionalLimit] = None
     unanswered_period: Dated[Span] = timedelta(hours=1)
     event_window: Dated[Duration] = None
-    event_outbound_cap: Dated[Limit | None] = None
+    event_outbound_cap: Dated[OptionalLimit] = None
     recipient_interval: Dated[Duration] = None
-    group_rate_per_minute: Dated[Rate | None] = None
-    monthly_quota: Dated[Limit | None] = None
+    group_rate_per_minute: Dated[OptionalRate] = None
+    monthly_quota: Dated[OptionalLimit] = None
     free_reply_window: Dated[Duration] = None
     opt_out_scope: Dated[OptOutScope] = "marketing"
     account_rates: Dated[dict[str, Rate]] = Field(default_factory=dict)
