@@ -17,7 +17,11 @@ The contestants, each timed over ``--number`` passes of the five cases per round
 - ``decide + ConversationState.trusted(...)``: the same with the fast path for values
   a store already holds typed;
 - ``ConversationState(...)`` and ``ConversationState.trusted(...)`` alone: building
-  the state without deciding.
+  the state without deciding;
+- ``decide (official profile)``: ``decide`` on the same states with the capabilities
+  of the built-in ``official`` profile (the platforms' dated rules, SPEC section 7)
+  instead of the seed profile ``respondio``; the line ``official vs seed ratio``
+  compares the two in the same rounds (1.00: no dearer).
 
 Rounds alternate the contestants (the order rotates each round, so none always runs
 first or last); each figure is a median over rounds, and each ratio the median of the
@@ -54,6 +58,7 @@ PER_CONTACT = "decide + ConversationState(...)"
 TRUSTED = "decide + ConversationState.trusted(...)"
 BUILD = "ConversationState(...) alone"
 BUILD_TRUSTED = "ConversationState.trusted(...) alone"
+OFFICIAL = "decide (official profile)"
 
 Row = tuple[datetime | None, int, OptInState]
 """A stored conversation row as a store reads it back: last inbound, count, consent."""
@@ -131,17 +136,19 @@ def main() -> None:
     args = parser.parse_args()
 
     profile = load_profile("respondio")
+    official = load_profile("official")
     text = "Hello! Your order #1234 has shipped and will arrive on Thursday."
     cases = [
         ("whatsapp", NOW - 3 * H, 0, Message(text=text), None, None),
         ("whatsapp", NOW - 30 * H, 0, Message(text=text, template="shipped"), "shipped", None),
-        ("wechat", NOW - 47 * H, 19, Message(text=text), None, None),
+        ("wechat", NOW - 47 * H, 4, Message(text=text), None, None),
         ("messenger", NOW - 50 * H, 0, Message(text=text, tag="HUMAN_AGENT"), None, "HUMAN_AGENT"),
-        ("telegram", None, 0, Message(text=text), None, None),
+        ("telegram", NOW - 9000 * H, 0, Message(text=text), None, None),
     ]
     consent = OptInState.of(None)
     prepared: list[tuple[ChannelCapabilities, ConversationState, Message, BaseArgs]] = []
     rows: list[tuple[ChannelCapabilities, Message, Row]] = []
+    prepared_official: list[tuple[ChannelCapabilities, ConversationState, Message]] = []
     for kind, last, sent, msg, template, tag in cases:
         caps = profile.capabilities(kind, as_of=NOW)
         state = ConversationState(last_inbound_at=last, outbound_since_inbound=sent)
@@ -162,6 +169,9 @@ def main() -> None:
         rows.append((caps, msg, (last, sent, consent)))
         expected = _baseline(*args_base)[0]
         assert decide(caps, state, msg, now=NOW).allowed == expected, kind
+        caps_official = official.capabilities(kind, as_of=NOW)
+        prepared_official.append((caps_official, state, msg))
+        assert decide(caps_official, state, msg, now=NOW).allowed == expected, kind
         built = ConversationState(last, sent, consent)
         assert built == state == ConversationState.trusted(last, sent, consent), kind
 
@@ -171,6 +181,10 @@ def main() -> None:
 
     def run_decide() -> None:
         for caps, state, msg, _ in prepared:
+            decide(caps, state, msg, now=NOW)
+
+    def run_official() -> None:
+        for caps, state, msg in prepared_official:
             decide(caps, state, msg, now=NOW)
 
     def run_per_contact() -> None:
@@ -196,6 +210,7 @@ def main() -> None:
         TRUSTED: run_trusted,
         BUILD: run_build,
         BUILD_TRUSTED: run_build_trusted,
+        OFFICIAL: run_official,
     }
     rounds = interleaved(contestants, args.repeat, args.number)
 
@@ -219,6 +234,8 @@ def main() -> None:
     print(f"ConversationState(...) vs .trusted(...), with decide: {trusted_gain:.2f}")
     for name in (PER_CONTACT, TRUSTED):
         print(f"{name} ratio: {ratios[name]:.2f}")
+    official_vs_seed = statistics.median(r[OFFICIAL] / r[DECIDE] for r in rounds)
+    print(f"official vs seed ratio: {official_vs_seed:.2f}")
     print(f"decide ratio: {ratios[DECIDE]:.2f}")
 
 

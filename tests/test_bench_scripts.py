@@ -33,6 +33,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
             "decide + ConversationState.trusted(...) ratio",
             "ConversationState(...) vs .trusted(...), building alone",
             "ConversationState(...) vs .trusted(...), with decide",
+            "official vs seed ratio",
             "decide ratio",
         ],
     ),
