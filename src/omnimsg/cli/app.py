@@ -28,6 +28,7 @@ from omnimsg.cli._flags import FlagError
 from omnimsg.cli._output import Output, PipeGuard, print_error
 from omnimsg.cli._plan import plan
 from omnimsg.cli._profiles import profiles
+from omnimsg.cli._rules import rules
 from omnimsg.cli._segment import segment
 
 __all__ = ["EXIT_OK", "EXIT_OMNIMSG_ERROR", "EXIT_REFUSED", "EXIT_USAGE", "app", "run"]
@@ -52,6 +53,7 @@ app.command(name="check")(check)
 app.command(name="segment")(segment)
 app.command(name="plan")(plan)
 app.command(name="dispatch")(dispatch)
+app.command(name="rules")(rules)
 
 
 def _show_version(ctx: typer.Context, value: bool) -> None:
