@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import itertools
+import operator
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 
-from omnimsg._time import MAX_DURATION
-from omnimsg.channels.capabilities import ChannelCapabilities, TierPolicy
-from omnimsg.errors import CallbackError, ConfigurationError, InputError, OmnimsgError
+from omnimsg.channels.capabilities import TierPolicy
+from omnimsg.errors import InputError
 from omnimsg.policy.limits import (
     RULE_OF_VERSION,
     Delivery,
@@ -32,7 +31,10 @@ from omnimsg.policy.limits import (
     TierChange,
 )
 
-__all__ = ["lookup_of", "replay_status"]
+__all__ = ["replay_status"]
+
+_AT = operator.attrgetter("at")
+_KEY = operator.itemgetter(0)
 
 _RANK = {Quality.FLAGGED: 0, Quality.LOW: 1, Quality.UNKNOWN: 2, Quality.MEDIUM: 2, Quality.HIGH: 3}
 _NOT_LOW = 2
@@ -42,7 +44,6 @@ _HIGH = 3
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
-_CHECKED: dict[TierPolicy, None] = {}
 _ORDER_RULES, _ORDER_BEGIN, _ORDER_QUALITY, _ORDER_VERIFIED, _ORDER_TIMER = range(5)
 
 
@@ -54,95 +55,15 @@ def _dt(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def _span(policy: TierPolicy, name: str, value: timedelta, *, positive: bool = False) -> int:
-    if value < timedelta(0) or value > MAX_DURATION or (positive and not value):
-        raise ConfigurationError(
-            f"TierPolicy.{name}: expected a duration {'above' if positive else 'from'} 0 "
-            f"up to {MAX_DURATION.days} days, got {value}"
-        )
-    return value // _MICRO
-
-
-def _checked(policy: TierPolicy) -> TierPolicy:
-    """``policy`` if the engine can apply it; ConfigurationError naming what is wrong."""
-    if policy in _CHECKED:
-        return policy
-    limits = policy.limits
-    finite = [limit for limit in limits if limit is not None]
-    if (
-        not limits
-        or any(limit is None for limit in limits[:-1])
-        or any(limit < 1 for limit in finite)
-        or any(a >= b for a, b in itertools.pairwise(finite))
-    ):
-        raise ConfigurationError(
-            "TierPolicy.limits: expected rising whole numbers >= 1, then optionally None "
-            f"(unlimited), got {limits[:8]!r}"
-        )
-    if policy.scope not in ("number", "portfolio"):
-        raise ConfigurationError(
-            f"TierPolicy.scope: expected 'number' or 'portfolio', got {policy.scope[:40]!r}"
-        )
-    if policy.verified_tier is not None and not 0 <= policy.verified_tier < len(limits):
-        raise ConfigurationError(
-            f"TierPolicy.verified_tier: {policy.verified_tier} is not a tier of {len(limits)}"
-        )
-    if not 0 <= policy.upgrade_factor <= 1e6:
-        raise ConfigurationError(f"TierPolicy.upgrade_factor: {policy.upgrade_factor} is not >= 0")
-    _span(policy, "rolling_window", policy.rolling_window, positive=True)
-    _span(policy, "upgrade_lookback", policy.upgrade_lookback, positive=True)
-    _span(policy, "first_upgrade_period", policy.first_upgrade_period, positive=True)
-    _span(policy, "upgrade_delay", policy.upgrade_delay)
-    if policy.downgrade_after is not None:
-        _span(policy, "downgrade_after", policy.downgrade_after, positive=True)
-    if len(_CHECKED) > 256:
-        _CHECKED.clear()
-    _CHECKED[policy] = None
-    return policy
-
-
-def lookup_of(policy_at: object) -> Callable[[datetime], TierPolicy]:
-    """The rules at an instant, checked, from what the caller passed as ``policy_at``."""
-    if isinstance(policy_at, TierPolicy):
-        fixed = _checked(policy_at)
-        return lambda _instant: fixed
-    if isinstance(policy_at, type) or not callable(policy_at):
-        raise InputError(
-            "policy_at: expected a TierPolicy or a function of the instant returning one, "
-            f"got {type(policy_at).__name__}"
-        )
-    call: Callable[[datetime], object] = policy_at
-
-    def lookup(instant: datetime) -> TierPolicy:
-        try:
-            found = call(instant)
-        except OmnimsgError:
-            raise
-        except Exception as exc:
-            raise CallbackError("policy_at", exc) from exc
-        if isinstance(found, ChannelCapabilities):
-            found = found.tiers
-        if found is None:
-            raise ConfigurationError(f"policy_at: no messaging tiers in force at {instant}")
-        if not isinstance(found, TierPolicy):
-            raise InputError(
-                f"policy_at: expected it to return a TierPolicy, got {type(found).__name__}"
-            )
-        return _checked(found)
-
-    return lookup
-
-
 def _timeline(
-    lookup: Callable[[datetime], TierPolicy], instants: list[int]
+    lookup: Callable[[datetime], TierPolicy], points: list[tuple[int, datetime]]
 ) -> list[tuple[int, TierPolicy]]:
-    """The rules at each of ``instants`` (sorted), as ``(from, rules)`` segments: a change
-    between two instants is found to the microsecond by bisection."""
-    first = lookup(_dt(instants[0]))
-    segments = [(instants[0], first)]
-    previous = instants[0]
-    for instant in instants[1:]:
-        found = lookup(_dt(instant))
+    """The rules at each of ``points`` (sorted distinct instants), as ``(from, rules)``
+    segments: a change between two points is found to the microsecond by bisection."""
+    previous, first = points[0]
+    segments = [(previous, lookup(first))]
+    for instant, stamp in points[1:]:
+        found = lookup(stamp)
         current = segments[-1][1]
         while found is not current and found != current:
             lo, hi, at_hi = previous, instant, found
@@ -171,60 +92,58 @@ def _carry(value: int | None, limits: tuple[int | None, ...]) -> int:
 
 
 class _Log:
-    """Counted deliveries of one sender in time order, with the number of distinct
-    recipients in two trailing windows (the upgrade lookback, the first-upgrade
-    period), each kept by a moving head: linear in the deliveries."""
+    """Counted deliveries of one sender in time order. While the sender is under
+    rules that apply to it, the distinct recipients in trailing windows (the upgrade
+    lookback, and the first-upgrade period when the rules have one) are kept by
+    moving heads: each delivery enters and leaves each window once."""
 
     __slots__ = ("counts", "heads", "keep", "times", "who", "widths")
 
-    def __init__(self, keep: int, widths: list[int]) -> None:
+    def __init__(self, keep: int) -> None:
         self.times: list[int] = []
         self.who: list[str] = []
-        self.keep = keep
-        self.widths = widths
-        self.heads = [0] * len(widths)
-        self.counts: list[dict[str, int]] = [{} for _ in widths]
+        self.keep = keep  # how far back a window of any rules in the replay reaches
+        self.widths: list[int] = []
+        self.heads: list[int] = []
+        self.counts: list[dict[str, int]] = []
 
     def add(self, at: int, recipient: str) -> None:
         self.times.append(at)
         self.who.append(recipient)
-        for i, counts in enumerate(self.counts):
+        for counts in self.counts:
             counts[recipient] = counts.get(recipient, 0) + 1
-            self._advance(i, at)
-        if len(self.times) > 8192 and len(self.times) % 4096 == 0:
-            drop = min(*self.heads, bisect.bisect_right(self.times, at - self.keep))
-            if drop * 2 > len(self.times):
+        size = len(self.times)
+        if size > 8192 and not size & 4095:
+            drop = min(self.heads, default=size)
+            drop = min(drop, bisect.bisect_right(self.times, at - self.keep))
+            if drop * 2 > size:
                 del self.times[:drop], self.who[:drop]
                 self.heads = [head - drop for head in self.heads]
 
-    def _advance(self, i: int, now: int) -> None:
-        times, counts, head = self.times, self.counts[i], self.heads[i]
-        cutoff = now - self.widths[i]
-        while head < len(times) and times[head] <= cutoff:
-            recipient = self.who[head]
-            left = counts[recipient] - 1
-            if left:
-                counts[recipient] = left
-            else:
-                del counts[recipient]
-            head += 1
-        self.heads[i] = head
+    def track(self, widths: list[int], now: int) -> None:
+        """Count the windows of ``widths`` from ``now`` on (none: stop counting)."""
+        self.widths, self.heads, self.counts = widths, [], []
+        for width in widths:
+            head = bisect.bisect_right(self.times, now - width)
+            counts: dict[str, int] = {}
+            for recipient in self.who[head:]:
+                counts[recipient] = counts.get(recipient, 0) + 1
+            self.heads.append(head)
+            self.counts.append(counts)
 
     def distinct(self, i: int, now: int) -> int:
         """Distinct recipients in the window ``i`` ending at ``now`` (not before the last)."""
-        self._advance(i, now)
-        return len(self.counts[i])
-
-    def resize(self, widths: list[int], now: int) -> None:
-        """New window widths (a change of rules): the windows are counted afresh."""
-        for i, width in enumerate(widths):
-            if width != self.widths[i]:
-                self.widths[i] = width
-                head = bisect.bisect_right(self.times, now - width)
-                counts: dict[str, int] = {}
-                for recipient in self.who[head:]:
-                    counts[recipient] = counts.get(recipient, 0) + 1
-                self.heads[i], self.counts[i] = head, counts
+        times, who, counts, head = self.times, self.who, self.counts[i], self.heads[i]
+        cutoff = now - self.widths[i]
+        while head < len(times) and times[head] <= cutoff:
+            left = counts[who[head]] - 1
+            if left:
+                counts[who[head]] = left
+            else:
+                del counts[who[head]]
+            head += 1
+        self.heads[i] = head
+        return len(counts)
 
     def used(self, now: int, width: int) -> int:
         """Distinct recipients in ``(now - width, now]``."""
@@ -265,7 +184,11 @@ class _Unit:
 
 
 def _widths(policy: TierPolicy) -> list[int]:
-    return [policy.upgrade_lookback // _MICRO, policy.first_upgrade_period // _MICRO]
+    """The windows the rules count in: the lookback, and the first-upgrade period."""
+    widths = [policy.upgrade_lookback // _MICRO]
+    if policy.first_upgrade_count is not None and policy.verified_tier is not None:
+        widths.append(policy.first_upgrade_period // _MICRO)
+    return widths
 
 
 class _Replay:
@@ -289,7 +212,7 @@ class _Replay:
     def unit(self, key: str | None) -> _Unit:
         found = self.units.get(key)
         if found is None:
-            found = self.units[key] = _Unit(key, _Log(self.keep, _widths(self.policy)))
+            found = self.units[key] = _Unit(key, _Log(self.keep))
         return found
 
     def push(self, at: int, order: int, a: object, b: object = None) -> None:
@@ -340,25 +263,25 @@ class _Replay:
         """Apply or schedule what the rules give ``unit`` now (B14, P2-P4)."""
         policy = self.policy
         rank = unit.rank
-        ok = rank >= (_HIGH if policy.quality_required == "high" else _NOT_LOW)
-        if not ok:
-            unit.up = None
-            return
         lifted = policy.verified_tier
+        if rank >= _NOT_LOW and self.verified and lifted is not None and unit.tier < lifted:
+            unit.up = None
+            self.move(unit, lifted, TierCause.VERIFIED, at)
+        if rank < (_HIGH if policy.quality_required == "high" else _NOT_LOW):
+            unit.up = None  # quality never lets the limit move up (B14)
+            return
+        if unit.up is not None and unit.up[2] is TierCause.FIRST_UPGRADE and rank < _HIGH:
+            unit.up = None  # the first upgrade is earned at high quality (P3)
         if lifted is not None and unit.tier < lifted:
-            if self.verified:
-                unit.up = None
-                self.move(unit, lifted, TierCause.VERIFIED, at)
-            else:
-                wanted = policy.first_upgrade_count
-                if (
-                    unit.up is None
-                    and wanted is not None
-                    and rank >= _HIGH
-                    and unit.log.distinct(_FIRST, at) >= wanted
-                ):
-                    self.schedule_up(unit, lifted, TierCause.FIRST_UPGRADE, at)
-                return
+            wanted = policy.first_upgrade_count
+            if (
+                unit.up is None
+                and wanted is not None
+                and rank >= _HIGH
+                and unit.log.distinct(_FIRST, at) >= wanted
+            ):
+                self.schedule_up(unit, lifted, TierCause.FIRST_UPGRADE, at)
+            return
         limit = policy.limits[unit.tier]
         if (
             unit.up is None
@@ -400,6 +323,7 @@ class _Replay:
             unit.low_since = unit.anchor = at
         if self.active(unit):
             unit.changes.append(self.change(unit.tier, TierCause.START, at, None))
+            unit.log.track(_widths(self.policy), at)
             self.schedule_down(unit, at)
             self.evaluate(unit, at)
         portfolio = self.units.get(None)
@@ -457,9 +381,9 @@ class _Replay:
                 unit.tier = _carry(old.limits[unit.tier], new.limits)
         widths = _widths(new)
         for unit in self.units.values():
-            unit.log.resize(widths, at)
+            unit.log.track(widths if self.active(unit) else [], at)
             unit.up = unit.down = None
-            if unit.begun and self.active(unit):
+            if self.active(unit):
                 unit.changes.append(self.change(unit.tier, TierCause.RULES, at, None))
                 if old.downgrade_after is None and unit.low_since is not None:
                     unit.anchor = max(unit.anchor, at)
@@ -485,13 +409,13 @@ class _Replay:
 
     def run(
         self,
-        events: list[tuple[int, int, int, object, object]],
+        events: list[tuple[int, int, object, object]],
         deliveries: list[tuple[int, Delivery]],
         until: int,
     ) -> None:
         """Every event and delivery up to ``until``, timers included, in time order."""
-        for event in events:
-            heapq.heappush(self.heap, event)
+        for at, order, a, b in events:
+            self.push(at, order, a, b)
         heap = self.heap
         i, count = 0, len(deliveries)
         while True:
@@ -527,17 +451,18 @@ def replay_status(
 ) -> LimitStatus:
     """The status of ``number`` (or of the portfolio) at ``instant``: see ``messaging_limit``."""
     until = _us(instant)
-
-    deliveries = sorted(
-        ((_us(d.at), d) for d in history.deliveries if _us(d.at) <= until), key=_first
-    )
-    ratings = [(_us(q.at), q) for q in history.quality if _us(q.at) <= until]
+    # Sorted once, on the datetimes (all UTC); what happened after the instant is cut.
+    sent = sorted(history.deliveries, key=_AT)
+    sent = sent[: bisect.bisect_right(sent, instant, key=_AT)]
+    micros = [_us(d.at) for d in sent]
+    deliveries = list(zip(micros, sent, strict=True))
+    ratings = sorted(((_us(q.at), q) for q in history.quality if q.at <= instant), key=_KEY)
     first_seen: dict[str, int] = {}
-    for moment, key in itertools.chain(
-        ((m, d.number) for m, d in deliveries), ((m, q.number) for m, q in ratings)
-    ):
-        if key is not None and moment < first_seen.get(key, until + 1):
-            first_seen[key] = moment
+    for moment, delivery in deliveries:
+        first_seen.setdefault(delivery.number, moment)
+    for moment, change in ratings:
+        if change.number is not None and moment < first_seen.get(change.number, until + 1):
+            first_seen[change.number] = moment
     starts = {s.number: (_us(s.at), s.tier) for s in history.starts if _us(s.at) <= until}
     for key, (moment, _) in starts.items():
         seen = min(first_seen.values(), default=until) if key is None else first_seen.get(key)
@@ -549,39 +474,46 @@ def replay_status(
     verified = history.verified_at
     verified_us = None if verified is None or _us(verified) > until else _us(verified)
 
-    instants = {until, *first_seen.values(), *(m for m, _ in ratings)}
-    instants.update(m for m, _ in starts.values())
-    instants.update(m for m, _ in deliveries)
+    others = {until, *(m for m, _ in ratings), *(m for m, _ in starts.values())}
     if verified_us is not None:
-        instants.add(verified_us)
-    ordered = sorted(instants)
-    segments = _timeline(lookup, ordered)
+        others.add(verified_us)
+    points = [(m, _dt(m)) for m in sorted(others)]
+    last = None
+    for moment, delivery in deliveries:
+        if moment != last:
+            points.append((moment, delivery.at))
+            last = moment
+    points.sort(key=_KEY)  # two sorted runs: merged in linear time
+    points = [p for i, p in enumerate(points) if not i or p[0] != points[i - 1][0]]
+    segments = _timeline(lookup, points)
     replay = _Replay(segments, history)
-    events: list[tuple[int, int, int, object, object]] = []
+    events: list[tuple[int, int, object, object]] = []
 
     def add(moment: int, order: int, a: object, b: object = None) -> None:
-        events.append((moment, order, len(events), a, b))
+        events.append((moment, order, a, b))
 
     for moment, policy in segments[1:]:
         add(moment, _ORDER_RULES, policy)
     business = starts.get(None)
     add(
-        ordered[0] if business is None else business[0],
+        points[0][0] if business is None else business[0],
         _ORDER_BEGIN,
         replay.unit(None),
         None if business is None else business[1],
     )
-    wanted = number
-    if segments[-1][1].scope == "number" and number is None:
-        if len(first_seen) > 1:
-            shown_numbers = ", ".join(repr(n[:20]) for n in sorted(first_seen)[:5])
-            raise InputError(
-                f"number: the rules in force have number scope and the history has "
-                f"{len(first_seen)} numbers ({shown_numbers}...); say which"
-            )
-        wanted = next(iter(first_seen), "")
     keys = set(first_seen)
     keys.update(k for k in starts if k is not None)
+    wanted = number
+    if segments[-1][1].scope == "number" and number is None:
+        if len(keys) > 1:
+            listed = ", ".join(repr(n[:20]) for n in sorted(keys)[:5])
+            raise InputError(
+                f"number: the rules in force have number scope and the history has "
+                f"{len(keys)} numbers ({listed}...); say which"
+            )
+        wanted = next(iter(keys), "")
+    if business is not None and wanted is not None and segments[-1][1].scope == "number":
+        keys.add(wanted)  # a number not seen yet has existed since the business began
     for key in sorted(keys):
         own = starts.get(key)
         if own is None and business is not None:
@@ -597,7 +529,7 @@ def replay_status(
     policy = replay.policy
     unit = replay.unit(None if policy.scope == "portfolio" else wanted)
     if not unit.begun:
-        replay.begin(unit, until, None if business is None else business[1])
+        replay.begin(unit, until, None)
     pending: TierChange | None = None
     if unit.up is not None:
         moment, tier, cause, threshold = unit.up
@@ -616,7 +548,3 @@ def replay_status(
         next=pending,
         changes=tuple(unit.changes),
     )
-
-
-def _first(item: tuple[int, Delivery]) -> int:
-    return item[0]

@@ -4,9 +4,10 @@ This module owns the tier rules of a sender: which messaging limit a WhatsApp nu
 (or, under the v3 rules, a whole business portfolio) has at an instant, given what
 it delivered, its quality ratings and its verification, each instant judged by the
 rules in force then. Every rule of a version is data in a
-:class:`~omnimsg.channels.capabilities.TierPolicy`; the code here is one engine for
-all of them. It is pure: time is passed in, the rules come from a function of the
-instant, and nothing is read, stored or sent. The planner's
+:class:`~omnimsg.channels.capabilities.TierPolicy`, and one engine applies all of
+them: the values and the checks of what comes in are here, the replay itself in
+:mod:`omnimsg.policy._tier_replay`. It is pure: time is passed in, the rules come
+from a function of the instant, and nothing is read, stored or sent. The planner's
 :class:`~omnimsg.broadcasts.lanes.TierTracker` holds a tier while a plan is made;
 this module says which tier a sender has.
 
@@ -16,8 +17,9 @@ written down in docs/limits.md.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import TypeAlias, TypeVar
@@ -25,8 +27,9 @@ from typing import TypeAlias, TypeVar
 import attrs
 
 from omnimsg._convert import to_enum, to_flag, to_instant, to_text, to_utc
+from omnimsg._time import MAX_DURATION
 from omnimsg.channels.capabilities import ChannelCapabilities, TierPolicy
-from omnimsg.errors import InputError
+from omnimsg.errors import CallbackError, ConfigurationError, InputError, OmnimsgError
 
 __all__ = [
     "RULE_OF_VERSION",
@@ -251,9 +254,105 @@ class LimitStatus:
         return None if self.limit is None else max(0, self.limit - self.used)
 
 
-PolicyAt: TypeAlias = TierPolicy | Callable[[datetime], TierPolicy | ChannelCapabilities | None]
-"""The rules in force at an instant: one policy for all time, or a function of the
-instant (``lambda t: profile.capabilities("whatsapp", as_of=t)``)."""
+PolicyAt: TypeAlias = (
+    TierPolicy | ChannelCapabilities | Callable[[datetime], TierPolicy | ChannelCapabilities | None]
+)
+"""The rules in force at an instant: one policy (or a channel's capabilities) for all
+time, or a function of the instant returning them, such as
+``lambda t: profile.capabilities("whatsapp", as_of=t)``."""
+
+
+# --- the rules at an instant -------------------------------------------------------------
+
+_CHECKED: dict[TierPolicy, None] = {}
+
+
+def _span(name: str, value: timedelta, *, positive: bool = True) -> None:
+    if value < timedelta(0) or value > MAX_DURATION or (positive and not value):
+        raise ConfigurationError(
+            f"TierPolicy.{name}: expected a duration {'above' if positive else 'from'} 0 "
+            f"up to {MAX_DURATION.days} days, got {value}"
+        )
+
+
+def _checked(policy: TierPolicy) -> TierPolicy:
+    """``policy`` if the engine can apply it; ConfigurationError naming what is wrong."""
+    if policy in _CHECKED:
+        return policy
+    limits = policy.limits
+    finite = [limit for limit in limits if limit is not None]
+    if (
+        not limits
+        or any(limit is None for limit in limits[:-1])
+        or any(limit < 1 for limit in finite)
+        or any(a >= b for a, b in itertools.pairwise(finite))
+    ):
+        raise ConfigurationError(
+            "TierPolicy.limits: expected rising whole numbers >= 1, then optionally None "
+            f"(unlimited), got {limits[:8]!r}"
+        )
+    if policy.scope not in ("number", "portfolio"):
+        raise ConfigurationError(
+            f"TierPolicy.scope: expected 'number' or 'portfolio', got {policy.scope[:40]!r}"
+        )
+    if policy.verified_tier is not None and not 0 <= policy.verified_tier < len(limits):
+        raise ConfigurationError(
+            f"TierPolicy.verified_tier: {policy.verified_tier} is not a tier of {len(limits)}"
+        )
+    if not 0 <= policy.upgrade_factor <= 1e6:
+        raise ConfigurationError(
+            f"TierPolicy.upgrade_factor: expected 0 to 1e6, got {policy.upgrade_factor}"
+        )
+    _span("rolling_window", policy.rolling_window)
+    _span("upgrade_lookback", policy.upgrade_lookback)
+    _span("first_upgrade_period", policy.first_upgrade_period)
+    _span("upgrade_delay", policy.upgrade_delay, positive=False)
+    if policy.downgrade_after is not None:
+        _span("downgrade_after", policy.downgrade_after)
+    if len(_CHECKED) > 256:
+        _CHECKED.clear()
+    _CHECKED[policy] = None
+    return policy
+
+
+def _lookup(policy_at: object) -> Callable[[datetime], TierPolicy]:
+    """The rules at an instant, checked, from what the caller passed as ``policy_at``."""
+    if isinstance(policy_at, ChannelCapabilities):
+        if policy_at.tiers is None:
+            raise ConfigurationError(f"policy_at: {policy_at.kind.value} has no messaging tiers")
+        policy_at = policy_at.tiers
+    if isinstance(policy_at, TierPolicy):
+        fixed = _checked(policy_at)
+        return lambda _instant: fixed
+    if isinstance(policy_at, type) or not callable(policy_at):
+        raise InputError(
+            "policy_at: expected a TierPolicy or a function of the instant returning one, "
+            f"got {type(policy_at).__name__}"
+        )
+    call: Callable[[datetime], object] = policy_at
+    checked: list[TierPolicy] = []  # the last rules returned, checked: asked again and again
+
+    def lookup(instant: datetime) -> TierPolicy:
+        try:
+            found = call(instant)
+        except OmnimsgError:
+            raise
+        except Exception as exc:
+            raise CallbackError("policy_at", exc) from exc
+        if isinstance(found, ChannelCapabilities):
+            found = found.tiers
+        if checked and found is checked[0]:
+            return checked[0]
+        if found is None:
+            raise ConfigurationError(f"policy_at: no messaging tiers in force at {instant}")
+        if not isinstance(found, TierPolicy):
+            raise InputError(
+                f"policy_at: expected it to return a TierPolicy, got {type(found).__name__}"
+            )
+        checked[:] = [_checked(found)]
+        return found
+
+    return lookup
 
 
 def messaging_limit(
@@ -268,9 +367,9 @@ def messaging_limit(
 
     Args:
         policy_at: the rules in force at an instant: a
-            :class:`~omnimsg.channels.capabilities.TierPolicy` for all time, or a
-            function of the instant returning one (or a channel's capabilities), for
-            example ``lambda t: profile.capabilities("whatsapp", as_of=t).tiers``.
+            :class:`~omnimsg.channels.capabilities.TierPolicy` (or capabilities)
+            for all time, or a function of the instant returning one, for example
+            ``lambda t: profile.capabilities("whatsapp", as_of=t).tiers``.
             It is asked at each instant of the history and at ``at``; a change in
             between is found to the microsecond.
         history: the deliveries, quality ratings, verification and starts.
@@ -295,6 +394,7 @@ def messaging_limit(
         raise InputError(f"history: expected a LimitHistory, got {type(history).__name__}")
     if number is not None and not isinstance(number, str):
         raise InputError(f"number: expected text or None, got {type(number).__name__}")
-    from omnimsg.policy._tier_replay import lookup_of, replay_status
+    lookup = _lookup(policy_at)
+    from omnimsg.policy._tier_replay import replay_status  # it imports this module
 
-    return replay_status(lookup_of(policy_at), history, instant, number)
+    return replay_status(lookup, history, instant, number)
