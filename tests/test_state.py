@@ -72,7 +72,10 @@ def test_after_inbound_refuses_naive_and_missing_instants() -> None:
 def test_w5_an_outbound_reported_late_does_not_count_in_the_new_window() -> None:
     """SPEC W5: a message sent before the last inbound belonged to an earlier window."""
     state = ConversationState(last_inbound_at=NOW - H, outbound_since_inbound=2)
-    assert state.after_outbound(NOW - 2 * H) == state
+    late = state.after_outbound(NOW - 2 * H)
+    assert late.outbound_since_inbound == 2
+    # Its instant is kept all the same: per-recipient rates count every message (P5, P10).
+    assert late.outbound_times == (NOW - 2 * H,)
     assert state.after_outbound(NOW).outbound_since_inbound == 3
     assert state.after_outbound().outbound_since_inbound == 3
 

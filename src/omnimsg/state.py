@@ -2,11 +2,14 @@
 
 This module owns the stored values and their transitions, and nothing else:
 
-- :class:`ConversationState`: a contact's window on one channel account (W2–W6);
+- :class:`ConversationState`: a contact's window on one channel account (W2–W6) and
+  the recent messages the platforms' rules count (P5, P8, P9, P10);
 - :class:`OptInState`: the one consent record of a contact with one sender (B12, X1);
-- :class:`AccountState`: a sender account's own state (W6, its time zone);
+- :class:`AccountState`: a sender account's own state (W6, P11, its time zone);
 - :class:`SenderUsage`: what a sender has sent, as daily caps and tiers count it
   (B11, B13).
+
+The last two live in :mod:`omnimsg._accounts` and are re-exported here.
 
 Each value is frozen and converts what a store hands back (strings, lists, numbers)
 when it is built, or refuses it with :class:`~omnimsg.errors.InputError` naming the
@@ -21,23 +24,14 @@ stores or reads the clock.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from omnimsg._convert import (
-    out_of_range,
-    shown,
-    to_count,
-    to_enum,
-    to_flag,
-    to_instant,
-    to_utc,
-)
+from omnimsg._accounts import AccountState, SenderUsage
+from omnimsg._convert import shown, to_count, to_enum, to_flag, to_utc
 from omnimsg.errors import InputError
 
 if TYPE_CHECKING:
@@ -45,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLOCK_SKEW",
+    "OUTBOUND_TIMES_KEPT",
     "AccountState",
     "ConversationState",
     "OptInState",
@@ -170,6 +165,17 @@ def _consent(value: object) -> OptInState:
 
 # --- conversation ----------------------------------------------------------------------
 
+OUTBOUND_TIMES_KEPT = 256
+"""How many outbound instants a :class:`ConversationState` keeps, the most recent.
+
+The per-recipient rules that count messages in a period (P5, P8, P9, P10) read them;
+the platforms' caps are far below this (Viber's 100 an hour is the largest). A
+profile whose ``unanswered_cap`` or ``event_outbound_cap`` is above it cannot be
+counted and :func:`omnimsg.decide` refuses it with a ``ConfigurationError``; a
+``group_rate_per_minute`` above it is applied as the same rate over a shorter
+period (docs/decisions.md).
+"""
+
 
 def _last_inbound(value: object) -> datetime | None:
     return to_utc(value, "last_inbound_at")
@@ -179,21 +185,92 @@ def _outbound_count(value: object) -> int:
     return to_count(value, "outbound_since_inbound")
 
 
+# The converters of the platforms' fields return their defaults without a call: most
+# states are built without them, and building one per recipient should not pay for them.
+def _session_started(value: object) -> datetime | None:
+    return None if value is None else to_utc(value, "session_started_at")
+
+
+def _last_event(value: object) -> datetime | None:
+    return None if value is None else to_utc(value, "last_event_at")
+
+
+def _group(value: object) -> bool:
+    return False if value is False else to_flag(value, "group")
+
+
+def _outbound_times(value: object) -> tuple[datetime, ...]:
+    if type(value) is tuple and not value:
+        return ()
+    if isinstance(value, str | bytes) or not isinstance(value, tuple | list):
+        raise InputError(f"outbound_times: expected a sequence of datetimes, got {shown(value)}")
+    times: list[datetime] = []
+    for i, item in enumerate(value):
+        at = to_utc(item, f"outbound_times[{i}]")
+        if at is None:
+            raise InputError(f"outbound_times[{i}]: expected a datetime, got None")
+        times.append(at)
+    times.sort()
+    return tuple(times[-OUTBOUND_TIMES_KEPT:])
+
+
+def _instants(at: object, now: object, what: str, skew: object) -> datetime:
+    """``at`` in UTC, refused when stamped more than ``skew`` after ``now``."""
+    at_utc = to_utc(at, "at")
+    now_utc = to_utc(now, "now")
+    if at_utc is None or now_utc is None:
+        raise InputError(f"{what}: 'at' and 'now' must be aware datetimes, not None")
+    if not isinstance(skew, timedelta):
+        raise InputError(f"{what}: skew must be a timedelta, got {type(skew).__name__}")
+    try:
+        future = at_utc > now_utc + skew
+    except OverflowError:
+        raise InputError(f"{what}: skew {skew} is too large") from None
+    if future:
+        raise InputError(
+            f"{what}: the message at {at_utc.isoformat()} is later than now "
+            f"({now_utc.isoformat()}) by more than the {skew} clock-skew tolerance"
+        )
+    return at_utc
+
+
 @attrs.frozen
 class ConversationState:
-    """A contact's state on one channel account: the window and the consent decide reads.
+    """A contact's state on one channel account: what decide reads about the conversation.
 
     ``last_inbound_at``: the contact's last message (``None``: never wrote), kept in
     UTC so window arithmetic is in real hours. ``outbound_since_inbound``: messages
     sent since then (W5). ``consent``: the contact's consent record with this sender
     (:class:`OptInState`; a status or its string is accepted and wrapped).
 
-    Build it from a contact with :func:`conversation_state`.
+    For the platforms' own rules (SPEC section 7): ``session_started_at`` is when the
+    contact's current session began, for a window that later messages do not extend
+    (Viber, P9; ``None`` in a record written before it: the last inbound message
+    stands in). ``outbound_times`` are the instants of the most recent outbound
+    messages, oldest first, at most :data:`OUTBOUND_TIMES_KEPT` (P5, P8, P9, P10).
+    ``last_event_at`` is the contact's last menu click, follow or QR scan (WeChat,
+    P8). ``group``: the conversation is a group chat (P10).
+
+    Build it from a contact with :func:`conversation_state`. Raises
+    :class:`~omnimsg.errors.InputError` for a session that starts with no inbound
+    message or after the last one.
     """
 
     last_inbound_at: datetime | None = attrs.field(default=None, converter=_last_inbound)
     outbound_since_inbound: int = attrs.field(default=0, converter=_outbound_count)
     consent: OptInState = attrs.field(default=_NOT_ASKED, converter=_consent)
+    session_started_at: datetime | None = attrs.field(default=None, converter=_session_started)
+    outbound_times: tuple[datetime, ...] = attrs.field(default=(), converter=_outbound_times)
+    last_event_at: datetime | None = attrs.field(default=None, converter=_last_event)
+    group: bool = attrs.field(default=False, converter=_group)
+
+    def __attrs_post_init__(self) -> None:
+        start = self.session_started_at
+        if start is not None and (self.last_inbound_at is None or start > self.last_inbound_at):
+            raise InputError(
+                "session_started_at: a session starts with an inbound message, "
+                "no later than last_inbound_at"
+            )
 
     @classmethod
     def trusted(
@@ -201,18 +278,27 @@ class ConversationState:
         last_inbound_at: datetime | None = None,
         outbound_since_inbound: int = 0,
         consent: OptInState = _NOT_ASKED,
+        session_started_at: datetime | None = None,
+        outbound_times: tuple[datetime, ...] = (),
+        last_event_at: datetime | None = None,
+        group: bool = False,
     ) -> ConversationState:
         """Build a state from values already of their types, checking nothing.
 
         The fast path for a planner or store building one state per recipient from
-        values it holds already validated: ``last_inbound_at`` an aware UTC datetime
-        or ``None``, ``outbound_since_inbound`` a non-negative int, ``consent`` an
-        :class:`OptInState`. Outside data goes through the constructor.
+        values it holds already validated: instants aware and in UTC or ``None``,
+        ``outbound_since_inbound`` a non-negative int, ``consent`` an
+        :class:`OptInState`, ``outbound_times`` a sorted tuple of at most
+        :data:`OUTBOUND_TIMES_KEPT` instants. Outside data goes through the constructor.
         """
         state = _new_state(cls)
         _SET_LAST(state, last_inbound_at)
         _SET_COUNT(state, outbound_since_inbound)
         _SET_CONSENT(state, consent)
+        _SET_SESSION(state, session_started_at)
+        _SET_TIMES(state, outbound_times)
+        _SET_EVENT(state, last_event_at)
+        _SET_GROUP(state, group)
         return state
 
     @property
@@ -220,8 +306,19 @@ class ConversationState:
         """The consent status (``consent.status``)."""
         return self.consent.status
 
+    def _with(self, **changes: object) -> ConversationState:
+        """This state with ``changes`` (values already checked), its other fields kept."""
+        values = {name: getattr(self, name) for name in _FIELDS}
+        values.update(changes)
+        return ConversationState.trusted(**values)
+
     def after_inbound(
-        self, at: datetime, *, now: datetime, skew: timedelta = CLOCK_SKEW
+        self,
+        at: datetime,
+        *,
+        now: datetime,
+        skew: timedelta = CLOCK_SKEW,
+        session: timedelta | None = None,
     ) -> ConversationState:
         """The state after the contact writes at ``at``: window and counter reset (W5).
 
@@ -229,46 +326,91 @@ class ConversationState:
         webhook) changes nothing, so it never moves the window back or resets
         WeChat's count. An inbound message stamped more than ``skew`` after ``now``
         is refused with :class:`~omnimsg.errors.InputError`.
+
+        ``session`` is the length of a session that later messages do not extend
+        (Viber, P9: pass the channel's window where ``window_extends`` is false). A
+        message while the session is open (``at`` before its start plus
+        ``session``) keeps its start; one after it starts a new session. Without
+        ``session`` every message starts one (the window runs from the last message).
         """
-        at_utc = to_utc(at, "at")
-        now_utc = to_utc(now, "now")
-        if at_utc is None or now_utc is None:
-            raise InputError("after_inbound: 'at' and 'now' must be aware datetimes, not None")
-        try:
-            future = at_utc > now_utc + skew
-        except (OverflowError, TypeError):
+        if session is not None and (not isinstance(session, timedelta) or session <= _ZERO):
             raise InputError(
-                f"after_inbound: skew must be a timedelta, got {type(skew).__name__}"
-            ) from None
-        if future:
-            raise InputError(
-                f"inbound message at {at_utc.isoformat()} is later than now "
-                f"({now_utc.isoformat()}) by more than the {skew} clock-skew tolerance"
+                f"session: expected a positive timedelta or None, got {shown(session)}"
             )
+        at_utc = _instants(at, now, "after_inbound", skew)
         last = self.last_inbound_at
         if last is not None and at_utc <= last:
             return self
-        return attrs.evolve(self, last_inbound_at=at_utc, outbound_since_inbound=0)
+        start = at_utc
+        if session is not None:
+            current = self.session_started_at or last
+            if current is not None and at_utc - current < session:
+                start = current
+        return self._with(
+            last_inbound_at=at_utc, outbound_since_inbound=0, session_started_at=start
+        )
 
     def after_outbound(self, at: datetime | None = None) -> ConversationState:
         """The state after one more outbound message, sent at ``at`` when known.
 
         A message sent before the last inbound one (reported late) belonged to an
-        earlier window and does not count toward the current one (W5).
+        earlier window and does not count toward the current one (W5). Its instant is
+        kept all the same (P5, P10 count every message); a message with no ``at`` is
+        counted toward W5 only.
         """
-        if at is not None:
-            at_utc = to_utc(at, "at")
-            last = self.last_inbound_at
-            if last is not None and at_utc is not None and at_utc < last:
-                return self
-        return attrs.evolve(self, outbound_since_inbound=self.outbound_since_inbound + 1)
+        if at is None:
+            return self._with(outbound_since_inbound=self.outbound_since_inbound + 1)
+        at_utc = to_utc(at, "at")
+        assert at_utc is not None  # to_utc keeps None only for None
+        times = self.outbound_times
+        if len(times) >= OUTBOUND_TIMES_KEPT and at_utc < times[0]:
+            kept = times  # older than everything kept: no rule counts it any more
+        else:
+            spot = bisect.bisect_right(times, at_utc)
+            kept = (*times[:spot], at_utc, *times[spot:])[-OUTBOUND_TIMES_KEPT:]
+        last = self.last_inbound_at
+        count = self.outbound_since_inbound
+        if last is None or at_utc >= last:
+            count += 1
+        if kept is times and count == self.outbound_since_inbound:
+            return self
+        return self._with(outbound_since_inbound=count, outbound_times=kept)
+
+    def after_event(
+        self, at: datetime, *, now: datetime, skew: timedelta = CLOCK_SKEW
+    ) -> ConversationState:
+        """The state after a menu click, follow or QR scan by the contact at ``at`` (P8).
+
+        Monotone like :meth:`after_inbound`: an event no later than the one stored
+        changes nothing; one stamped more than ``skew`` after ``now`` is refused. An
+        event opens no message window and starts no session.
+        """
+        at_utc = _instants(at, now, "after_event", skew)
+        last = self.last_event_at
+        if last is not None and at_utc <= last:
+            return self
+        return self._with(last_event_at=at_utc)
+
+    def sent_since(self, since: datetime) -> int:
+        """Outbound messages kept whose instant is ``since`` or later (P8, P9)."""
+        start = to_utc(since, "since")
+        if start is None:
+            raise InputError("since: expected an aware datetime, got None")
+        times = self.outbound_times
+        return len(times) - bisect.bisect_left(times, start)
 
 
+_ZERO = timedelta(0)
 _new_state = object.__new__
+_FIELDS = tuple(f.name for f in attrs.fields(ConversationState))
 # The slots' own setters (attrs' frozen __setattr__ refuses assignment).
 _SET_LAST = ConversationState.__dict__["last_inbound_at"].__set__
 _SET_COUNT = ConversationState.__dict__["outbound_since_inbound"].__set__
 _SET_CONSENT = ConversationState.__dict__["consent"].__set__
+_SET_SESSION = ConversationState.__dict__["session_started_at"].__set__
+_SET_TIMES = ConversationState.__dict__["outbound_times"].__set__
+_SET_EVENT = ConversationState.__dict__["last_event_at"].__set__
+_SET_GROUP = ConversationState.__dict__["group"].__set__
 
 
 def conversation_state(
@@ -301,242 +443,3 @@ def conversation_state(
         outbound_since_inbound=outbound_since_inbound,
         consent=record,
     )
-
-
-# --- sender account ----------------------------------------------------------------------
-
-
-def _timezone(value: object) -> tzinfo:
-    if isinstance(value, tzinfo):
-        try:
-            offset = datetime(2000, 1, 1, tzinfo=value).utcoffset()
-        except Exception:  # a user tzinfo may fail in any way; it is then unusable
-            offset = None
-        if offset is None:
-            raise InputError("timezone: this tzinfo gives no UTC offset")
-        return value
-    if isinstance(value, str):
-        try:
-            return ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise InputError(f"timezone: unknown time zone {value[:80]!r}") from None
-    raise InputError(f"timezone: expected a tzinfo or an IANA name, got {type(value).__name__}")
-
-
-def _year_month(value: object) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    if (
-        isinstance(value, tuple | list)
-        and len(value) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        and 1 <= value[0] <= 9999
-        and 1 <= value[1] <= 12
-    ):
-        return (value[0], value[1])
-    raise InputError(f"chatbot_month: expected (year, month) with month 1-12, got {shown(value)}")
-
-
-def _chatbot_count(value: object) -> int:
-    return to_count(value, "chatbot_initiated_count")
-
-
-def _paid_terms(value: object) -> bool:
-    return to_flag(value, "paid_chatbot_terms")
-
-
-def _tier(value: object) -> int:
-    return to_count(value, "tier")
-
-
-def _quality_low(value: object) -> bool:
-    return to_flag(value, "quality_low")
-
-
-QUALITY_RATINGS = ("high", "medium", "low", "flagged")
-"""A sender's quality ratings as platforms report them (B14, P2-P4)."""
-
-
-def _quality(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().lower() in QUALITY_RATINGS:
-        return value.strip().lower()
-    raise InputError(
-        f"quality: expected one of {', '.join(QUALITY_RATINGS)} or None, got {shown(value)}"
-    )
-
-
-def _month(instant: datetime, zone: tzinfo) -> tuple[int, int]:
-    local = instant.astimezone(zone)
-    return (local.year, local.month)
-
-
-@attrs.frozen
-class AccountState:
-    """A channel account's (sender's) own state.
-
-    ``timezone`` is the account's (an IANA name is accepted): its calendar months
-    and days are the ones quotas reset on. ``chatbot_initiated_count`` counts
-    chatbot-initiated messages sent in the calendar month ``chatbot_month`` (year,
-    month) (W6); a count for another month is a count of zero, and a count without a
-    month is refused. ``paid_chatbot_terms``: the account agreed to paid commercial
-    terms, so sends beyond the free quota go, paid. ``tier`` is the sender's
-    messaging tier now, an index into its channel's
-    :class:`~omnimsg.channels.capabilities.TierPolicy` limits (0: the first, B13);
-    ``quality_low``: its quality rating is low, so it does not move up (B14).
-    ``quality`` is its latest quality rating when known (``"high"``, ``"medium"``,
-    ``"low"``, ``"flagged"``); a tier that needs high quality to move up (WhatsApp
-    from 2025-10-07, P4) moves only when it is ``"high"``. ``"low"`` or
-    ``"flagged"`` sets ``quality_low``.
-    """
-
-    timezone: tzinfo = attrs.field(default=UTC, converter=_timezone)
-    chatbot_month: tuple[int, int] | None = attrs.field(default=None, converter=_year_month)
-    chatbot_initiated_count: int = attrs.field(default=0, converter=_chatbot_count)
-    paid_chatbot_terms: bool = attrs.field(default=False, converter=_paid_terms)
-    tier: int = attrs.field(default=0, converter=_tier)
-    quality_low: bool = attrs.field(default=False, converter=_quality_low)
-    quality: str | None = attrs.field(default=None, converter=_quality)
-
-    def __attrs_post_init__(self) -> None:
-        if self.quality in ("low", "flagged") and not self.quality_low:
-            object.__setattr__(self, "quality_low", True)
-        if self.chatbot_initiated_count and self.chatbot_month is None:
-            raise InputError(
-                "AccountState: chatbot_initiated_count needs chatbot_month, the "
-                "(year, month) it was counted in"
-            )
-
-    def chatbot_count_at(self, now: datetime) -> int:
-        """Chatbot-initiated messages already sent in ``now``'s month (W6)."""
-        try:
-            month = _month(now, self.timezone)
-        except (AttributeError, TypeError, OverflowError):
-            when = to_instant(now, "now")
-            raise out_of_range("now", when) from None
-        if self.chatbot_month != month:
-            return 0
-        return self.chatbot_initiated_count
-
-    def after_chatbot_initiated(self, now: datetime) -> AccountState:
-        """The state after one more chatbot-initiated message at ``now``."""
-        when = to_instant(now, "now")
-        try:
-            month = _month(when, self.timezone)
-        except OverflowError:
-            raise out_of_range("now", when) from None
-        return attrs.evolve(
-            self,
-            chatbot_month=month,
-            chatbot_initiated_count=self.chatbot_count_at(when) + 1,
-        )
-
-    def local_day(self, instant: datetime) -> date:
-        """The calendar day of ``instant`` in the account's time zone (B11)."""
-        when = to_instant(instant, "instant")
-        try:
-            return when.astimezone(self.timezone).date()
-        except OverflowError:
-            raise out_of_range("instant", when) from None
-
-
-# --- what a sender has sent ----------------------------------------------------------------
-
-
-def _day(value: object) -> date | None:
-    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise InputError(f"SenderUsage.day: expected a date, got {shown(value)}")
-
-
-def _recipients_today(value: object) -> int:
-    return to_count(value, "SenderUsage.recipients_today")
-
-
-def _sends(value: object) -> tuple[tuple[datetime, str], ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InputError("SenderUsage.recent: expected a sequence of (sent_at, recipient)")
-    items: list[tuple[datetime, str]] = []
-    for i, item in enumerate(value):
-        if not (isinstance(item, tuple | list) and len(item) == 2):
-            raise InputError(f"SenderUsage.recent[{i}]: expected (sent_at, recipient)")
-        at = to_utc(item[0], f"SenderUsage.recent[{i}].sent_at")
-        if at is None or not isinstance(item[1], str):
-            raise InputError(f"SenderUsage.recent[{i}]: expected (sent_at, recipient id)")
-        items.append((at, item[1]))
-    items.sort()
-    return tuple(items)
-
-
-@attrs.frozen
-class SenderUsage:
-    """What one sender has sent, as its caps count it (B11, B13, B14).
-
-    ``day`` and ``recipients_today``: how many distinct recipients the sender sent
-    to on that calendar day of its own time zone (B11's daily cap).
-    ``recent``: ``(sent_at, recipient)`` of business-initiated sends, oldest first,
-    kept for as long as a tier rule looks back (B13's rolling 24 h, B14's 7 days).
-    """
-
-    day: date | None = attrs.field(default=None, converter=_day)
-    recipients_today: int = attrs.field(default=0, converter=_recipients_today)
-    recent: tuple[tuple[datetime, str], ...] = attrs.field(default=(), converter=_sends)
-
-    def recipients_on(self, day: date) -> int:
-        """Recipients counted on ``day`` (0 for any other day than :attr:`day`)."""
-        return self.recipients_today if day == self.day else 0
-
-    def unique_recipients(self, since: datetime, until: datetime) -> int:
-        """Distinct recipients sent to in ``[since, until)`` (B13's rolling window)."""
-        start = to_utc(since, "since")
-        end = to_utc(until, "until")
-        if start is None or end is None:
-            raise InputError("unique_recipients: 'since' and 'until' must be aware datetimes")
-        sends = self.recent
-        lo = bisect.bisect_left(sends, (start, ""))
-        return len({recipient for at, recipient in sends[lo:] if at < end})
-
-    def after_sends(
-        self,
-        sends: Iterable[tuple[datetime, str]],
-        *,
-        account: AccountState,
-        keep: timedelta = timedelta(days=7),
-    ) -> SenderUsage:
-        """The usage after ``sends`` (``(sent_at, recipient)``), days in ``account``'s zone.
-
-        ``recipients_today`` follows the latest day sent on; ``recent`` drops sends
-        older than ``keep`` before the latest one. Batch the sends of a run into one
-        call: each call copies the record.
-        """
-        if not isinstance(account, AccountState):
-            raise InputError(f"account: expected AccountState, got {type(account).__name__}")
-        if not isinstance(keep, timedelta):
-            raise InputError(f"keep: expected a timedelta, got {type(keep).__name__}")
-        new = _sends(sends)
-        if not new:
-            return self
-        merged = sorted(self.recent + new)
-        newest = merged[-1][0]
-        try:
-            horizon = newest - keep
-        except OverflowError:
-            horizon = merged[0][0]
-        lo = bisect.bisect_left(merged, (horizon, ""))
-        day = self.day
-        count = self.recipients_today
-        seen = {r for at, r in self.recent if account.local_day(at) == day}
-        for at, recipient in new:
-            sent_day = account.local_day(at)
-            if day is None or sent_day > day:
-                day, count, seen = sent_day, 0, set()
-            if sent_day == day and recipient not in seen:
-                seen.add(recipient)
-                count += 1
-        return SenderUsage(day=day, recipients_today=count, recent=tuple(merged[lo:]))

@@ -20,6 +20,7 @@ CHECK_KEYS = {
     "window_closes_at",
     "remaining_in_window",
     "paid",
+    "retry_at",
     "content",
 }
 

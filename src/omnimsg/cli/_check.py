@@ -75,6 +75,7 @@ def decision_json(profile: str, channel: str, now: datetime, decision: Decision)
         "window_closes_at": None if closes is None else closes.isoformat(),
         "remaining_in_window": decision.remaining_in_window,
         "paid": decision.paid,
+        "retry_at": None if decision.retry_at is None else decision.retry_at.isoformat(),
         "content": _content_json(decision),
     }
 

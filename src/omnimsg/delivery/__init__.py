@@ -10,7 +10,7 @@
 """
 
 from omnimsg.delivery.dispatcher import AsyncDispatcher, Dispatcher, DispatchProgress, worker_id
-from omnimsg.delivery.events import InboundResult, on_inbound, on_outbound
+from omnimsg.delivery.events import InboundResult, on_event, on_inbound, on_outbound
 from omnimsg.delivery.ledger import (
     DeliveryReport,
     FailedSend,
@@ -37,6 +37,7 @@ __all__ = [
     "delivery_report",
     "entries",
     "failed_sends",
+    "on_event",
     "on_inbound",
     "on_outbound",
     "read_plan",

@@ -11,8 +11,13 @@ changes nothing, even when two workers receive it at the same instant.
   contact, ``N`` drops them, anything else opens a ticket; X1 keywords); and the
   contact's last interacted channel becomes this one. Broadcasts never change it
   (B5): only this function writes it.
+  Where the channel's window is a session that later messages do not extend
+  (Viber, P9), the session's start is kept.
 - :func:`on_outbound`: a message was sent outside omnimsg (an agent's reply in the
-  inbox): it counts toward WeChat's 20 (W5).
+  inbox): it counts toward WeChat's cap (W5) and, with its instant, toward the
+  counts of recent messages (P5, P8, P9, P10).
+- :func:`on_event`: the contact clicked a menu, followed or scanned a QR code
+  (WeChat, P8): a few messages may follow it even with the window closed.
 """
 
 from __future__ import annotations
@@ -53,7 +58,14 @@ from omnimsg.protocols import DeliveryStore
 from omnimsg.state import ConversationState
 from omnimsg.stores._records import check_key, conversation_key
 
-__all__ = ["EVENTS_KEPT", "InboundResult", "last_channel", "on_inbound", "on_outbound"]
+__all__ = [
+    "EVENTS_KEPT",
+    "InboundResult",
+    "last_channel",
+    "on_event",
+    "on_inbound",
+    "on_outbound",
+]
 
 EVENTS_KEPT = 32
 """How many platform message ids a conversation remembers, to drop repeated webhooks."""
@@ -90,16 +102,22 @@ def on_inbound(
     profile: Profile,
     text: str | None = None,
     locale: str | None = None,
+    group: bool | None = None,
 ) -> InboundResult:
     """Apply one inbound message from ``contact_id`` on ``account_id``, once per ``message_id``.
 
     ``text`` (when the message has text) is read as a reply by the opt-in machine
-    of the channel's rules in ``profile``. An inbound message stamped more than the
-    clock-skew tolerance after ``now`` is refused (:class:`~omnimsg.errors.InputError`).
+    of the channel's rules in ``profile``. Where the channel's window is not
+    extended by later messages (``window_extends`` false, Viber P9), the window's
+    length is the session's: a message inside an open session keeps its start.
+    ``group`` marks the conversation as a group chat (``True``) or not (``False``)
+    for the group rate (P10); ``None`` leaves the mark as it is. An inbound message
+    stamped more than the clock-skew tolerance after ``now`` is refused
+    (:class:`~omnimsg.errors.InputError`).
     """
     store = _store(store)
     key = conversation_key(contact_id, account_id)
-    check_key(message_id, "message_id")
+    _check_id(message_id, "message_id")
     kind = channel if isinstance(channel, ChannelKind) else _channel(channel)
     when = to_instant(at, "at")
     moment = to_instant(now, "now")
@@ -107,11 +125,15 @@ def on_inbound(
         raise InputError(f"profile: expected a Profile, got {type(profile).__name__}")
     if text is not None and not isinstance(text, str):
         raise InputError(f"text: expected text or None, got {type(text).__name__}")
-    rules = (
-        None
-        if text is None
-        else OptInRules.from_capabilities(profile.capabilities(kind, as_of=moment))
+    if group is not None and not isinstance(group, bool):
+        raise InputError(f"group: expected True, False or None, got {type(group).__name__}")
+    caps = (
+        profile.capabilities(kind, as_of=moment)
+        if text is not None or kind in profile.kinds
+        else None
     )
+    rules = None if caps is None or text is None else OptInRules.from_capabilities(caps)
+    session = None if caps is None or caps.window_extends else caps.window
     for _ in attempts("applying an inbound message"):
         found = store.get_record("conversation", key)
         state, seen = (
@@ -122,7 +144,9 @@ def on_inbound(
             # Applied before: its events again (the first call may have failed after
             # the write, and a released broadcast must still be sent, B12).
             return InboundResult(True, state, earlier)
-        new = state.after_inbound(when, now=moment)
+        new = state.after_inbound(when, now=moment, session=session)
+        if group is not None and new.group is not group:
+            new = attrs.evolve(new, group=group)
         events: tuple[OptInEvent, ...] = ()
         if rules is not None and text is not None:
             consent, events = receive_reply(new.consent, text, rules, now=moment, locale=locale)
@@ -147,12 +171,14 @@ def on_outbound(
 
     Only a conversation the store already holds is counted (one that
     :func:`on_inbound` or ``put_conversation`` wrote): without it the store knows
-    no window to count in. Returns whether the count changed. Does not change the
+    no window to count in. The message's instant is kept for the counts of recent
+    messages (P5, P8, P9, P10). Returns whether the W5 count changed (a message sent
+    before the contact's last one does not count there). Does not change the
     contact's last interacted channel (B5).
     """
     store = _store(store)
     key = conversation_key(contact_id, account_id)
-    check_key(message_id, "message_id")
+    _check_id(message_id, "message_id")
     when = to_instant(at, "at")
     for _ in attempts("counting an outbound message"):
         found = store.get_record("conversation", key)
@@ -164,12 +190,64 @@ def on_outbound(
         new = state.after_outbound(when)
         record = encode_conversation(new, (*seen, message_id)[-EVENTS_KEPT:])
         if store.put_record("conversation", key, found[0], record):
+            return new.outbound_since_inbound != state.outbound_since_inbound
+    raise AssertionError("attempts() raises when it runs out")  # pragma: no cover
+
+
+def on_event(
+    store: DeliveryStore,
+    *,
+    contact_id: str,
+    account_id: str,
+    event_id: str,
+    at: datetime,
+    now: datetime,
+) -> bool:
+    """Record a menu click, follow or QR scan by the contact at ``at`` (P8), once per ``event_id``.
+
+    Within the channel's ``event_window`` after it, up to ``event_outbound_cap``
+    messages may go even with the message window closed. A conversation the store
+    does not hold yet is started (a follow comes before any message); the event
+    opens no message window and does not change the contact's last interacted
+    channel (B5). Event ids are kept apart from message ids: the same text as a
+    message id is another event. Returns whether the event was recorded (``False``
+    for a repeated delivery or an event no later than the one stored). An event
+    stamped more than the clock-skew tolerance after ``now`` is refused
+    (:class:`~omnimsg.errors.InputError`).
+    """
+    store = _store(store)
+    key = conversation_key(contact_id, account_id)
+    token = _EVENT + _check_id(event_id, "event_id")
+    when = to_instant(at, "at")
+    moment = to_instant(now, "now")
+    for _ in attempts("recording an event"):
+        found = store.get_record("conversation", key)
+        state, seen = (
+            (ConversationState(), ()) if found is None else decode_conversation(key, found[1])
+        )
+        if token in seen:
+            return False
+        new = state.after_event(when, now=moment)
+        record = encode_conversation(new, (*seen, token)[-EVENTS_KEPT:])
+        if store.put_record("conversation", key, None if found is None else found[0], record):
             return new is not state
     raise AssertionError("attempts() raises when it runs out")  # pragma: no cover
 
 
 _SEP = "\x1e"
 """Between a message id and the events it gave, in a conversation's applied list."""
+
+_EVENT = "\x1d"
+"""Before an event id in a conversation's applied list, so it is no message id."""
+
+
+def _check_id(value: object, name: str) -> str:
+    """A platform id as a key; the separators of the applied list are refused in it."""
+    text = check_key(value, name)
+    if _SEP in text or _EVENT in text:
+        raise InputError(f"{name}: control characters \\x1d and \\x1e are not allowed")
+    return text
+
 
 _EVENT_TYPES: dict[str, type] = {
     cls.__name__: cls

@@ -284,10 +284,25 @@ def _opt(value: datetime | None) -> int | None:
 
 
 def encode_conversation(state: ConversationState, events: tuple[str, ...] = ()) -> str:
-    """A conversation state, with the platform ids of the last events applied to it."""
+    """A conversation state, with the platform ids of the last events applied to it.
+
+    The fields of the platforms' rules (``session_started_at``, ``outbound_times``,
+    ``last_event_at``, ``group``) are written only when they hold something, so a
+    record of a conversation that never needed them reads as it always did.
+    """
     consent = state.consent
+    extra: dict[str, Any] = {}
+    if state.session_started_at is not None:
+        extra["session_started_at"] = to_micros(state.session_started_at)
+    if state.outbound_times:
+        extra["outbound_times"] = [to_micros(at) for at in state.outbound_times]
+    if state.last_event_at is not None:
+        extra["last_event_at"] = to_micros(state.last_event_at)
+    if state.group:
+        extra["group"] = True
     return _dumps(
         {
+            **extra,
             "last_inbound_at": _opt(state.last_inbound_at),
             "outbound_since_inbound": state.outbound_since_inbound,
             "consent": {
@@ -304,7 +319,10 @@ def encode_conversation(state: ConversationState, events: tuple[str, ...] = ()) 
 
 
 def decode_conversation(key: str, text: object) -> tuple[ConversationState, tuple[str, ...]]:
-    """A conversation state and its applied event ids, or :class:`CorruptRecordError`."""
+    """A conversation state and its applied event ids, or :class:`CorruptRecordError`.
+
+    A record written before a field existed reads with that field's default.
+    """
     data = _load("conversation", key, text)
     consent = data.get("consent")
     events = data.get("events", [])
@@ -312,6 +330,14 @@ def decode_conversation(key: str, text: object) -> tuple[ConversationState, tupl
         raise CorruptRecordError("conversation", key, "consent or events missing")
     if not all(isinstance(e, str) for e in events):
         raise CorruptRecordError("conversation", key, "events: expected text ids")
+    times = data.get("outbound_times", [])
+    if not isinstance(times, list) or not all(
+        isinstance(t, int) and not isinstance(t, bool) for t in times
+    ):
+        raise CorruptRecordError("conversation", key, "outbound_times: expected microseconds")
+    group = data.get("group", False)
+    if not isinstance(group, bool):
+        raise CorruptRecordError("conversation", key, "group: expected true or false")
     try:
         record = OptInState(
             status=consent.get("status"),
@@ -325,9 +351,15 @@ def decode_conversation(key: str, text: object) -> tuple[ConversationState, tupl
             last_inbound_at=_micros("conversation", key, data, "last_inbound_at"),
             outbound_since_inbound=data.get("outbound_since_inbound"),
             consent=record,
+            session_started_at=_micros("conversation", key, data, "session_started_at"),
+            outbound_times=[from_micros(t) for t in times],
+            last_event_at=_micros("conversation", key, data, "last_event_at"),
+            group=group,
         )
     except InputError as exc:
         raise CorruptRecordError("conversation", key, str(exc)) from None
+    except OverflowError:
+        raise CorruptRecordError("conversation", key, "outbound_times: out of range") from None
     return state, tuple(events)
 
 
@@ -351,6 +383,9 @@ def encode_account(state: AccountState) -> str:
             "tier": state.tier,
             "quality_low": state.quality_low,
             "quality": state.quality,
+            "quota_month": None if state.quota_month is None else list(state.quota_month),
+            "quota_count": state.quota_count,
+            "paid_extra_messages": state.paid_extra_messages,
         }
     )
 

@@ -2,13 +2,17 @@
 
 Everything here is pure: capabilities, conversation state, account state, the
 message and ``now`` come in; a :class:`Decision` comes out. A refused send is a
-decision with a reason code, never an exception; only bad input raises.
+decision with a reason code, never an exception; only bad input (or a capability
+that cannot be applied) raises.
 
-All window, mode and quota logic lives in :func:`decide`; the consent rule is in
+All window, mode, quota and rate logic lives here; the consent rule is in
 :mod:`omnimsg.policy.consent`, content rules in :mod:`omnimsg.policy.content`, and the
-state it reads in :mod:`omnimsg.state`. The order of checks is: consent with broadcast
-support (X1, B12, B4), window and mode (W1–W8), templates (C3), content (C1–C6, X3).
-``decide`` is the one consent gate: the opt-in machine asks the same rule.
+state it reads in :mod:`omnimsg.state`. The order of checks is: a retired channel
+(P15), consent with broadcast support and the opt-out's scope (X1, P13, B12, B4),
+window and mode (W1–W8, with P8 events, P9 sessions, P15 new conversations),
+marketing under a tag (P6), templates (C3), content (C1–C6, X3), then what only
+delays a send: the monthly quota (P11) and the counts of recent messages (P5, P9,
+P10). ``decide`` is the one consent gate: the opt-in machine asks the same rule.
 
 ``decide`` is the hot path: it builds nothing it can reuse. Decisions that do not
 depend on the instant are built once at import; rendered content is cached on the
@@ -17,23 +21,30 @@ depend on the instant are built once at import; rendered content is cached on th
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import attrs
 
-from omnimsg._convert import shown, to_flag, to_optional_text, to_text
+from omnimsg._convert import shown, to_flag, to_instant, to_optional_text, to_text
 from omnimsg._time import require_aware
 from omnimsg.channels.capabilities import ChannelCapabilities, ContentLimits
 from omnimsg.channels.kinds import AfterWindow, Mode
-from omnimsg.errors import InputError, NaiveDatetimeError
+from omnimsg.errors import ConfigurationError, InputError, NaiveDatetimeError
 from omnimsg.policy.consent import consent_refusal
 from omnimsg.policy.content import Media, OutboundContent, render_content
 from omnimsg.policy.reasons import RULE_OF, Reason
-from omnimsg.state import AccountState, ConversationState
+from omnimsg.state import (
+    OUTBOUND_TIMES_KEPT,
+    AccountState,
+    ConversationState,
+    SubscriptionStatus,
+)
 
-__all__ = ["Decision", "Message", "decide"]
+__all__ = ["Decision", "Message", "counts_against_quota", "decide"]
 
 
 def _media(value: Media | Iterable[Media]) -> tuple[Media, ...]:
@@ -133,9 +144,13 @@ class Decision(NamedTuple):
     (:class:`~omnimsg.policy.reasons.Reason`); ``rule`` is its SPEC id.
     ``window_closes_at``: when the window that applies now closes (``None`` without
     one). ``remaining_in_window``: outbound messages still allowed in the window,
-    this one included (W5), or free chatbot-initiated messages left this month (W6).
-    ``paid``: the send is billed (B17, W6). ``content``: the content as it will go,
-    for allowed sends and content refusals.
+    this one included (W5, or after an event, P8), free chatbot-initiated messages
+    left this month (W6), or messages left in the monthly quota (P11).
+    ``paid``: the send is billed (B17, W6, P11). ``content``: the content as it will
+    go, for allowed sends, content refusals and refusals that only say "not now".
+    ``retry_at``: for a send refused only for now (a recipient's or a group's rate,
+    P5, P10; the unanswered cap, P9; the monthly quota, P11), the first instant it
+    may go, decided again then; ``None`` otherwise.
 
     An immutable named tuple, so that deciding stays cheap; ``bool(decision)`` is
     ``decision.allowed``.
@@ -148,6 +163,7 @@ class Decision(NamedTuple):
     remaining_in_window: int | None = None
     paid: bool = False
     content: OutboundContent | None = None
+    retry_at: datetime | None = None
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -183,20 +199,26 @@ _REFUSED = {reason: _blocked(reason) for reason in Reason}
 _NO_PRIOR_INBOUND = _REFUSED[Reason.NO_PRIOR_INBOUND]
 _WINDOW_CLOSED = _REFUSED[Reason.WINDOW_CLOSED]
 _CAP_REACHED = _REFUSED[Reason.WINDOW_CAP_REACHED]
+_RETIRED = _REFUSED[Reason.CHANNEL_RETIRED]
+_NO_NEW_CONVERSATIONS = _REFUSED[Reason.NO_NEW_CONVERSATIONS]
+_EVENT_CAP_REACHED = _REFUSED[Reason.EVENT_CAP_REACHED]
 # Enum member lookups cost more than a global read; the hot path uses these names.
 _FREE_FORM = Mode.FREE_FORM
 _TEMPLATE = Mode.TEMPLATE
 _TAG = Mode.TAG
 _CHATBOT = Mode.CHATBOT_INITIATED
+_BLOCKED = Mode.BLOCKED
 _AFTER_TEMPLATE = AfterWindow.TEMPLATE
 _AFTER_TAG = AfterWindow.MESSAGE_TAG
 _AFTER_CHATBOT = AfterWindow.CHATBOT_INITIATED
 _NO_WINDOW = Reason.NO_WINDOW
 _WITHIN = Reason.WITHIN_WINDOW
 _WITHIN_EXTENDED = Reason.WITHIN_EXTENDED_WINDOW
+_WITHIN_EVENT = Reason.WITHIN_EVENT_WINDOW
 _TEMPLATE_OUTSIDE = Reason.TEMPLATE_OUTSIDE_WINDOW
 _TAG_OUTSIDE = Reason.TAG_OUTSIDE_WINDOW
 _CHATBOT_FREE = Reason.CHATBOT_INITIATED_FREE
+_UNSUBSCRIBED = SubscriptionStatus.UNSUBSCRIBED
 
 
 _Allowed = tuple[Mode, Reason, datetime | None, int | None, bool]
@@ -204,7 +226,7 @@ _Allowed = tuple[Mode, Reason, datetime | None, int | None, bool]
 
 
 def _refuse(mode: Mode, reason: Reason, closes: datetime | None) -> Decision:
-    return _new(Decision, (False, mode, reason, closes, None, False, None))
+    return _new(Decision, (False, mode, reason, closes, None, False, None, None))
 
 
 def decide(
@@ -222,7 +244,8 @@ def decide(
         conversation: the contact's state on the sending account.
         message: what is to be sent.
         now: the instant of the send; must be timezone-aware.
-        account: the sending account's state (chatbot-initiated quota, W6).
+        account: the sending account's state (chatbot-initiated quota, W6; monthly
+            quota, P11).
 
     Returns:
         A :class:`Decision`; a refusal is a decision, not an exception.
@@ -231,6 +254,9 @@ def decide(
         NaiveDatetimeError: ``now`` has no time zone.
         InputError: ``now`` is not a datetime or lies outside the supported range, or
             an argument is not of its type.
+        ConfigurationError: a capability cannot be applied (a cap of messages per
+            period below 1 or above :data:`~omnimsg.state.OUTBOUND_TIMES_KEPT`, a group
+            rate that is not a positive number).
     """
     # try costs nothing until it catches (3.11): the checks a wrong argument would
     # fail are made only once something went wrong, so the hot path pays nothing.
@@ -239,20 +265,30 @@ def decide(
             raise NaiveDatetimeError(
                 f"now must be timezone-aware, got naive datetime {now.isoformat()!r}"
             )
+        if caps.retired:
+            return _RETIRED  # P15: before anything else, nothing goes
 
-        # Consent first (X1, B12): the one consent rule, for every marketing send.
-        if message.marketing or message.broadcast:
+        # Consent first (X1, P13, B12): the one consent rule, for every marketing send
+        # and, where an opt-out ends every message (opt_out_scope "all"), for all.
+        marketing = message.marketing or message.broadcast
+        if marketing or (
+            caps.opt_out_scope == "all" and conversation.consent.status is _UNSUBSCRIBED
+        ):
             refusal = consent_refusal(
                 conversation.consent.status,
                 broadcast=message.broadcast,
                 double_opt_in=caps.double_opt_in is not None,
                 broadcasts=caps.broadcasts,
+                marketing=marketing,
+                opt_out_scope=caps.opt_out_scope,
             )
             if refusal is not None:
                 return _REFUSED[refusal]
 
         window = caps.window
         last = conversation.last_inbound_at
+        if last is None and not caps.new_conversations:
+            return _NO_NEW_CONVERSATIONS  # P15
         closes: datetime | None = None
         remaining: int | None = None
         paid = False
@@ -261,14 +297,21 @@ def decide(
                 return _NO_PRIOR_INBOUND
             mode = _FREE_FORM if message.template is None else _TEMPLATE
             reason = _NO_WINDOW
-        elif last is not None and now < (closes := last + window):
+        elif (
+            # P9: where later messages do not extend it, the window runs from the
+            # session's start (a record without one: from the last message).
+            start := last if caps.window_extends else conversation.session_started_at or last
+        ) is not None and now < (closes := start + window):
             cap = caps.window_outbound_cap
-            if cap is not None:
-                remaining = cap - conversation.outbound_since_inbound
-                if remaining <= 0:
-                    return _CAP_REACHED
-            mode = _FREE_FORM if message.template is None else _TEMPLATE
-            reason = _WITHIN
+            if cap is not None and (remaining := cap - conversation.outbound_since_inbound) <= 0:
+                # W5's cap is reached: only an event's allowance may still let it go (P8).
+                granted = _after_event(caps, conversation, message, now)
+                if granted is None or isinstance(granted, Decision):
+                    return _CAP_REACHED if granted is None else granted
+                mode, reason, closes, remaining, paid = granted
+            else:
+                mode = _FREE_FORM if message.template is None else _TEMPLATE
+                reason = _WITHIN
         elif (
             # The HUMAN_AGENT reply inside the extended window is common enough (an agent
             # answering after a day) to be decided here without a call (W3, W4).
@@ -289,10 +332,14 @@ def decide(
             mode, reason = _TEMPLATE, _TEMPLATE_OUTSIDE
         else:
             closes = None
-            granted = _outside_window(caps, message, now, account, last)
+            granted = _outside_window(caps, message, now, account, conversation)
             if isinstance(granted, Decision):
                 return granted
             mode, reason, closes, remaining, paid = granted
+
+        # P6: no promotional content under any message tag, window or not.
+        if marketing and message.tag is not None and not caps.marketing_under_tags:
+            return _refuse(mode, Reason.MARKETING_UNDER_TAG, closes)
 
         # A template where the channel has none (C3): say what may go instead.
         if message.template is not None and not caps.templates:
@@ -300,7 +347,7 @@ def decide(
                 _FREE_FORM if mode is _TEMPLATE else mode, Reason.TEMPLATES_NOT_SUPPORTED, closes
             )
 
-        # Content last (C1-C6, X3): rendered once per message and content limits.
+        # Content (C1-C6, X3): rendered once per message and content limits.
         limits = caps.content
         rendered = message._last
         if rendered is not None and rendered[0] is limits:
@@ -309,11 +356,17 @@ def decide(
             content = message.render(limits)
         problem = content.problem
         if problem is not None:
-            return _new(Decision, (False, mode, problem, closes, remaining, paid, content))
+            return _new(Decision, (False, mode, problem, closes, remaining, paid, content, None))
         paid_modes = caps.paid_modes
         if paid_modes and mode in paid_modes:
             paid = True
-        return _new(Decision, (True, mode, reason, closes, remaining, paid, content))
+        # Last, what only delays a send: the monthly quota (P11) and the counts of
+        # recent messages (P5, P9, P10), which need recorded messages to refuse.
+        if conversation.outbound_times or caps.monthly_quota is not None:
+            return _counted(
+                caps, conversation, now, account, (mode, reason, closes, remaining, paid), content
+            )
+        return _new(Decision, (True, mode, reason, closes, remaining, paid, content, None))
     except (AttributeError, TypeError, OverflowError) as exc:
         raise _bad_arguments(caps, conversation, message, now, account, exc) from None
 
@@ -352,9 +405,27 @@ def _outside_window(
     message: Message,
     now: datetime,
     account: AccountState | None,
+    conversation: ConversationState,
+) -> Decision | _Allowed:
+    """The standard window is closed (or never opened): an event's allowance (P8), the
+    extended window, then what the channel allows after it."""
+    event = _after_event(caps, conversation, message, now)
+    if event is not None and not isinstance(event, Decision):
+        return event
+    granted = _after_window(caps, message, now, account, conversation.last_inbound_at)
+    if event is not None and isinstance(granted, Decision) and granted.mode is _BLOCKED:
+        return event  # nothing else would go: the event's used-up allowance is why
+    return granted
+
+
+def _after_window(
+    caps: ChannelCapabilities,
+    message: Message,
+    now: datetime,
+    account: AccountState | None,
     last: datetime | None,
 ) -> Decision | _Allowed:
-    """The standard window is closed (or never opened): extended window, then after it."""
+    """The window rules once the standard window is closed (or never opened)."""
     extended_closes: datetime | None = None
     if last is not None and caps.extended_window is not None:
         extended_closes = last + caps.extended_window
@@ -396,3 +467,153 @@ def _outside_window(
             return _refuse(_TAG, Reason.TAG_REQUIRED, extended_closes)
         return _refuse(_TAG, Reason.TAG_NOT_ALLOWED, extended_closes)
     return _WINDOW_CLOSED
+
+
+# --- the platforms' own rules (SPEC section 7) ------------------------------------------
+
+
+def _after_event(
+    caps: ChannelCapabilities, conversation: ConversationState, message: Message, now: datetime
+) -> Decision | _Allowed | None:
+    """What the contact's last menu click, follow or scan allows now (P8).
+
+    ``None`` when no event's window is open; within it, up to ``event_outbound_cap``
+    messages sent since the event, whatever the message window says.
+    """
+    at = conversation.last_event_at
+    window = caps.event_window
+    if at is None or window is None or now >= (closes := at + window):
+        return None
+    remaining = None
+    cap = caps.event_outbound_cap
+    if cap is not None:
+        _countable(cap, "event_outbound_cap")
+        times = conversation.outbound_times
+        remaining = cap - (len(times) - bisect_left(times, at))
+        if remaining <= 0:
+            return _EVENT_CAP_REACHED
+    mode = _FREE_FORM if message.template is None else _TEMPLATE
+    return (mode, _WITHIN_EVENT, closes, remaining, False)
+
+
+def _countable(cap: int, name: str) -> None:
+    """Refuse a cap the kept outbound instants cannot count (see OUTBOUND_TIMES_KEPT)."""
+    if not 1 <= cap <= OUTBOUND_TIMES_KEPT:
+        raise ConfigurationError(
+            f"{name}: expected 1 to {OUTBOUND_TIMES_KEPT} messages (the outbound instants "
+            f"a conversation keeps), got {cap}"
+        )
+
+
+_MINUTE = timedelta(minutes=1)
+_GROUP_LIMITS: dict[float, tuple[int, timedelta]] = {}
+
+
+def _group_limit(rate: float) -> tuple[int, timedelta]:
+    """``(messages, period)`` for ``rate`` messages a minute to a group (P10): floor(rate)
+    messages (1 to OUTBOUND_TIMES_KEPT) in any floor(rate) / rate minutes (docs/decisions.md)."""
+    found = _GROUP_LIMITS.get(rate)
+    if found is not None:
+        return found
+    if not (isinstance(rate, int | float) and 0 < rate < math.inf):
+        raise ConfigurationError(
+            f"group_rate_per_minute: expected a positive number, got {shown(rate)}"
+        )
+    messages = min(max(1, math.floor(rate)), OUTBOUND_TIMES_KEPT)
+    found = (messages, _MINUTE * (messages / rate))
+    if len(_GROUP_LIMITS) < 64:
+        _GROUP_LIMITS[rate] = found
+    return found
+
+
+def counts_against_quota(
+    caps: ChannelCapabilities, conversation: ConversationState, *, now: datetime
+) -> bool:
+    """Whether a message sent now counts against the account's monthly quota (P11).
+
+    It does on a channel with a ``monthly_quota`` unless it is a reply within the
+    channel's ``free_reply_window`` of the contact's last message. A backend that
+    sends a counted message records it with
+    :meth:`~omnimsg.state.AccountState.after_quota_message`.
+
+    Raises:
+        InputError: an argument is not of its type, or ``now`` is naive or out of range.
+    """
+    if not isinstance(caps, ChannelCapabilities):
+        raise InputError(f"caps: expected ChannelCapabilities, got {type(caps).__name__}")
+    if not isinstance(conversation, ConversationState):
+        raise InputError(
+            f"conversation: expected ConversationState, got {type(conversation).__name__}"
+        )
+    when = to_instant(now, "now")
+    return _counts(caps, conversation.last_inbound_at, when)
+
+
+def _counts(caps: ChannelCapabilities, last: datetime | None, now: datetime) -> bool:
+    if caps.monthly_quota is None:
+        return False
+    free = caps.free_reply_window
+    return free is None or last is None or now >= last + free
+
+
+def _next_month(now: datetime, account: AccountState) -> datetime:
+    """The first instant of the month after ``now``'s, in the account's zone, in UTC."""
+    zone = account.timezone
+    local = now.astimezone(zone)
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    return datetime(year, month, 1, tzinfo=zone).astimezone(UTC)
+
+
+def _counted(
+    caps: ChannelCapabilities,
+    conversation: ConversationState,
+    now: datetime,
+    account: AccountState | None,
+    granted: _Allowed,
+    content: OutboundContent,
+) -> Decision:
+    """An otherwise allowed send, against the monthly quota (P11) and the counts of
+    recent messages (P9 unanswered, P5 per recipient, P10 per group)."""
+    mode, reason, closes, remaining, paid = granted
+    last = conversation.last_inbound_at
+    quota = caps.monthly_quota
+    if quota is not None and _counts(caps, last, now):
+        acct = account if account is not None else _DEFAULT_ACCOUNT
+        left = quota - acct.quota_count_at(now)
+        if left > 0:
+            remaining = left if remaining is None else remaining
+        elif acct.paid_extra_messages:
+            paid = True
+            remaining = 0 if remaining is None else remaining
+        else:
+            retry = _next_month(now, acct)
+            why = Reason.MONTHLY_QUOTA_REACHED
+            return _new(Decision, (False, mode, why, closes, remaining, paid, content, retry))
+
+    times = conversation.outbound_times
+    retry_at: datetime | None = None
+    refusal: Reason | None = None
+    cap = caps.unanswered_cap
+    if cap is not None and times:
+        _countable(cap, "unanswered_cap")
+        period = caps.unanswered_period
+        lo = bisect_right(times, now - period)
+        if last is not None:
+            lo = max(lo, bisect_left(times, last))
+        if len(times) - lo >= cap:
+            retry_at, refusal = times[len(times) - cap] + period, Reason.UNANSWERED_CAP_REACHED
+    interval = caps.recipient_interval
+    if interval is not None and times:
+        ready = times[-1] + interval
+        if now < ready and (retry_at is None or ready > retry_at):
+            retry_at, refusal = ready, Reason.RECIPIENT_RATE
+    rate = caps.group_rate_per_minute
+    if rate is not None and times and conversation.group:
+        most, span = _group_limit(rate)
+        if len(times) - bisect_right(times, now - span) >= most:
+            ready = times[len(times) - most] + span
+            if retry_at is None or ready > retry_at:
+                retry_at, refusal = ready, Reason.GROUP_RATE
+    if refusal is not None:
+        return _new(Decision, (False, mode, refusal, closes, remaining, paid, content, retry_at))
+    return _new(Decision, (True, mode, reason, closes, remaining, paid, content, None))

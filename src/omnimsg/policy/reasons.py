@@ -26,6 +26,7 @@ class Reason(StrEnum):
     TAG_OUTSIDE_WINDOW = "tag_outside_window"
     CHATBOT_INITIATED_FREE = "chatbot_initiated_free"
     CHATBOT_INITIATED_PAID = "chatbot_initiated_paid"
+    WITHIN_EVENT_WINDOW = "within_event_window"
     # refused: window and mode
     NO_PRIOR_INBOUND = "no_prior_inbound"
     TEMPLATE_REQUIRED = "template_required"
@@ -35,6 +36,15 @@ class Reason(StrEnum):
     WINDOW_CLOSED = "window_closed"
     WINDOW_CAP_REACHED = "window_cap_reached"
     CHATBOT_QUOTA_EXHAUSTED = "chatbot_quota_exhausted"
+    EVENT_CAP_REACHED = "event_cap_reached"
+    # refused: the platforms' own rules (SPEC section 7)
+    CHANNEL_RETIRED = "channel_retired"
+    NO_NEW_CONVERSATIONS = "no_new_conversations"
+    MARKETING_UNDER_TAG = "marketing_under_tag"
+    UNANSWERED_CAP_REACHED = "unanswered_cap_reached"
+    RECIPIENT_RATE = "recipient_rate"
+    GROUP_RATE = "group_rate"
+    MONTHLY_QUOTA_REACHED = "monthly_quota_reached"
     # refused: consent and plan
     OPTED_OUT = "opted_out"
     OPT_IN_REQUIRED = "opt_in_required"
@@ -76,6 +86,11 @@ REASONS = MappingProxyType(
             "outside the window: a chatbot-initiated message beyond the free monthly quota, "
             "billed under the account's paid terms",
         ),
+        _R.WITHIN_EVENT_WINDOW: ReasonInfo(
+            "P8",
+            "the message window is closed, but the contact clicked a menu, followed or "
+            "scanned a code moments ago: a few messages may follow it",
+        ),
         _R.NO_PRIOR_INBOUND: ReasonInfo("W8", "the contact has never written on this channel"),
         _R.TEMPLATE_REQUIRED: ReasonInfo(
             "W2", "the window is closed: only a pre-approved template may be sent"
@@ -99,8 +114,40 @@ REASONS = MappingProxyType(
             "the free monthly quota of chatbot-initiated messages is used up and the "
             "account has not agreed to paid terms",
         ),
+        _R.EVENT_CAP_REACHED: ReasonInfo(
+            "P8",
+            "the messages allowed after the contact's menu click, follow or scan are used up",
+        ),
+        _R.CHANNEL_RETIRED: ReasonInfo(
+            "P15", "the platform has shut this channel down: nothing may be sent"
+        ),
+        _R.NO_NEW_CONVERSATIONS: ReasonInfo(
+            "P15",
+            "the channel takes no new conversations: only a contact who has written may be sent to",
+        ),
+        _R.MARKETING_UNDER_TAG: ReasonInfo(
+            "P6", "promotional content may not be sent under a message tag"
+        ),
+        _R.UNANSWERED_CAP_REACHED: ReasonInfo(
+            "P9",
+            "the contact has not replied to the messages already sent in this period: "
+            "no more until the period passes or the contact writes",
+        ),
+        _R.RECIPIENT_RATE: ReasonInfo(
+            "P5", "too soon after the last message to this recipient: it may go later"
+        ),
+        _R.GROUP_RATE: ReasonInfo(
+            "P10", "the group chat's messages per minute are used up: it may go later"
+        ),
+        _R.MONTHLY_QUOTA_REACHED: ReasonInfo(
+            "P11",
+            "the plan's monthly message quota is used up and the plan does not pay for "
+            "more; replies within the free reply window still go",
+        ),
         _R.OPTED_OUT: ReasonInfo(
-            "X1", "the contact opted out of marketing messages from this sender"
+            "X1",
+            "the contact opted out of this sender's marketing (of every business-initiated "
+            "message where the opt-out's scope is all, P13)",
         ),
         _R.OPT_IN_REQUIRED: ReasonInfo(
             "B12", "the contact must first confirm the subscription prompt"
