@@ -3,8 +3,9 @@
 :func:`validate_draft` reports every problem at once, each with the draft field and
 the SPEC rule it breaks: channels the profile lacks or that have no broadcasts (B4,
 B16), content over a channel's limits (C1-C4, X3), accounts that are not senders of
-the draft's team (B2, A4, B11), a rate that needs more than 7 days (B10). Reading a
-draft is :mod:`omnimsg.broadcasts.draft`'s job; this module only checks one.
+the draft's team (B2, A4, B11), a sender class the profile gives no rate (P14), a
+rate that needs more than 7 days (B10). Reading a draft is
+:mod:`omnimsg.broadcasts.draft`'s job; this module only checks one.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from omnimsg.broadcasts.model import (
     Draft,
     Sender,
     Targeting,
+    class_problem,
 )
 from omnimsg.channels.capabilities import ChannelCapabilities
 from omnimsg.channels.kinds import ChannelKind
@@ -106,8 +108,11 @@ def _check_senders(c: _Check) -> None:
         first = seen.setdefault(sender.account_id, index)
         if first != index:
             c.add(f"senders[{index}].account", "B11", f"account is already senders[{first}]")
-        if c.caps(sender.channel) is None:
+        caps = c.caps(sender.channel)
+        if caps is None:
             c.add(f"senders[{index}].channel", "", c.undefined(sender.channel))
+        elif problem := class_problem(sender, caps):
+            c.add(f"senders[{index}].sender_class", "P14", problem)
     team = c.draft.team
     if team is not None and not c.active:
         c.add(
@@ -324,7 +329,8 @@ def validate_draft(
     X3; a personalised text with every variable at its fallback or empty), uses a
     template only where the channel has them (C3) and a tag the channel knows (W3);
     that ``account`` and ``audience.id_list_account`` are senders (B2, A4) of the
-    draft's ``team`` (B11); and that at the draft's rate the send fits in 7 days
+    draft's ``team`` (B11); that a sender's ``sender_class`` is one the profile gives
+    a rate (P14); and that at the draft's rate the send fits in 7 days
     (B10): with ``audience_size`` recipients (or the number of ``contact_ids`` or
     ``id_list`` ids when the audience is only those), each getting every message of
     a channel, shared by that channel's senders.

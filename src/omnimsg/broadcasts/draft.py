@@ -334,11 +334,12 @@ class _MessageIn(_Model):
 
 
 class _SenderIn(_Model):
-    """A channel account that sends (B11)."""
+    """A channel account that sends (B11), of a sender class when its rate depends on it (P14)."""
 
     account: _Ident
     channel: _ChannelName
     team: _Ident | None = None
+    sender_class: _Ident | None = None
 
 
 def _segment(value: object, info: ValidationInfo) -> Segment | None:
@@ -608,7 +609,12 @@ class _DraftIn(_Model):
             team=self.team,
             audience=self.audience.value(),
             senders=tuple(
-                Sender(account_id=s.account, channel=ChannelKind(s.channel), team=s.team)
+                Sender(
+                    account_id=s.account,
+                    channel=ChannelKind(s.channel),
+                    team=s.team,
+                    sender_class=s.sender_class,
+                )
                 for s in self.senders
             ),
             content={
@@ -917,6 +923,7 @@ def draft_to_dict(draft: Draft) -> dict[str, Any]:
             "account": s.account_id,
             "channel": s.channel.value,
             **({"team": s.team} if s.team else {}),
+            **({"sender_class": s.sender_class} if s.sender_class else {}),
         }
         for s in draft.senders
     ]

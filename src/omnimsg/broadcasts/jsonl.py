@@ -12,6 +12,7 @@ import io
 import json
 from typing import TYPE_CHECKING, Any, TextIO
 
+from omnimsg.broadcasts.model import sender_classes
 from omnimsg.broadcasts.outcomes import ContactOutcome, PlannedSend
 from omnimsg.broadcasts.summary import PlanSummary
 from omnimsg.errors import InputError
@@ -77,7 +78,7 @@ def write_plan(plan: Plan, stream: TextIO) -> PlanSummary:
     ):
         raise InputError(f"stream: expected a text stream, got {type(stream).__name__}")
     draft = plan.draft
-    header = {
+    header: dict[str, object] = {
         "type": "plan",
         "broadcast_id": draft.id,
         "name": draft.name,
@@ -95,6 +96,9 @@ def write_plan(plan: Plan, stream: TextIO) -> PlanSummary:
             "period_seconds": draft.frequency_cap.period.total_seconds(),
         },
     }
+    classes = sender_classes(draft)
+    if classes:
+        header["sender_classes"] = classes
     write = stream.write
     write(_dumps(header) + "\n")
     for outcome in plan:

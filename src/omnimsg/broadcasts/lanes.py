@@ -151,9 +151,13 @@ class TierTracker:
 
     Counted sends are placed in time order, so the count in the window ending at a
     new send is the count in every window holding it. What was sent before counts
-    (the latest send to each recipient). A tier moves up when its quality is not
-    low and the recipients notified within ``upgrade_lookback`` reach
-    ``upgrade_factor`` times its limit, ``upgrade_delay`` after that.
+    (the latest send to each recipient). A tier moves up when the sender's quality
+    allows it and the recipients notified within ``upgrade_lookback`` reach
+    ``upgrade_factor`` times its limit, ``upgrade_delay`` after that. The quality
+    allows it when it is not low (``quality_low``), and, where the policy's
+    ``quality_required`` is ``"high"`` (WhatsApp v3, P4), only when ``quality`` is
+    ``"high"`` (P2-P4). The policy is one for the whole plan (the one in force at
+    its start); a sender's quality does not change while a plan is made.
     """
 
     def __init__(
@@ -164,6 +168,7 @@ class TierTracker:
         quality_low: bool,
         recent: Sequence[tuple[datetime, str]],
         now: int,
+        quality: str | None = None,
     ) -> None:
         self.tiers = tiers
         self._tier = min(tier, len(tiers.limits) - 1)
@@ -172,7 +177,7 @@ class TierTracker:
         self._lookback = micros_of(tiers.upgrade_lookback)
         self._delay = micros_of(tiers.upgrade_delay)
         self._factor = tiers.upgrade_factor
-        self._quality_low = quality_low
+        self._quality_low = quality_low or (tiers.quality_required == "high" and quality != "high")
         # The latest send to each recipient counts for every window from now on.
         latest: dict[str, int] = {}
         for sent_at, recipient in recent:
@@ -198,11 +203,15 @@ class TierTracker:
 
     def _note_threshold(self, at: int, notified: int, now: int) -> None:
         limit = self._tier_limit
+        verified = self.tiers.verified_tier
         if (
             limit is None
             or self._upgrade_at is not None
             or self._quality_low
             or self._tier + 1 >= len(self.tiers.limits)
+            # Below the verified tier only verification or the first-upgrade count
+            # lifts a sender (P3), neither of which a plan can count on.
+            or (verified is not None and self._tier < verified)
         ):
             return
         if notified >= self._factor * limit and at + self._delay > now:

@@ -17,9 +17,9 @@ from typing import Any
 import attrs
 
 from omnimsg._convert import shown, to_enum
-from omnimsg.channels.capabilities import QuietHours
+from omnimsg.channels.capabilities import ChannelCapabilities, QuietHours
 from omnimsg.channels.kinds import ChannelKind
-from omnimsg.errors import InputError
+from omnimsg.errors import ConfigurationError, InputError
 from omnimsg.policy.content import Media
 from omnimsg.policy.decision import Message
 from omnimsg.policy.snippets import Snippet, parse_snippet
@@ -117,11 +117,55 @@ def _targeting(value: object) -> Targeting:
 
 @attrs.frozen
 class Sender:
-    """A channel account that sends the broadcast (B11: a team's numbers share the load)."""
+    """A channel account that sends the broadcast (B11: a team's numbers share the load).
+
+    ``sender_class`` names the kind of number it is (``"toll_free"``, ``"short_code"``,
+    ``"10dlc_class_a"``: P14) when its channel's send rate depends on it; the profile's
+    ``account_rates`` give each class's rate (:meth:`send_rate`).
+    """
 
     account_id: str = attrs.field(validator=_text("sender.account_id"))
     channel: ChannelKind = attrs.field(converter=_sender_channel)
     team: str | None = attrs.field(default=None, validator=_optional_text("sender.team"))
+    sender_class: str | None = attrs.field(
+        default=None, validator=_optional_text("sender.sender_class")
+    )
+
+    def send_rate(self, caps: ChannelCapabilities) -> float | None:
+        """Messages per second this account may send on ``caps``' channel (B10, P14).
+
+        The rate of its ``sender_class`` in ``caps.account_rates``; without a class,
+        the channel's ``rate_per_second`` (``None``: no rate). Raises
+        :class:`~omnimsg.errors.ConfigurationError` for a class the capabilities do
+        not know, naming it and the classes they know.
+        """
+        if not isinstance(caps, ChannelCapabilities):
+            raise InputError(f"caps: expected ChannelCapabilities, got {type(caps).__name__}")
+        problem = class_problem(self, caps)
+        if problem:
+            raise ConfigurationError(problem)
+        if self.sender_class is None:
+            return caps.rate_per_second
+        return caps.account_rates[self.sender_class]
+
+
+def class_problem(sender: Sender, caps: ChannelCapabilities) -> str:
+    """Why ``caps`` has no rate for ``sender``'s class, naming the classes it knows
+    (P14); empty when it has one or the sender names no class."""
+    name = sender.sender_class
+    if name is None or name in caps.account_rates:
+        return ""
+    where = f"sender {shown(sender.account_id)} ({caps.kind.value})"
+    if not caps.account_rates:
+        return (
+            f"{where}: unknown sender class {shown(name)}; the profile gives "
+            f"{caps.kind.value} no sender classes (account_rates, P14)"
+        )
+    known = ", ".join(sorted(caps.account_rates))
+    return (
+        f"{where}: unknown sender class {shown(name)}; the profile's classes for "
+        f"{caps.kind.value} are: {known} (P14)"
+    )
 
 
 def _params(value: Mapping[str, str]) -> Mapping[str, str]:
@@ -320,3 +364,9 @@ class Draft:
         if self.team is None:
             return self.senders
         return tuple(s for s in self.senders if s.team == self.team)
+
+
+def sender_classes(draft: Draft) -> dict[str, str]:
+    """The class of each of ``draft``'s sending accounts that has one (P14), as a plan's
+    header carries it for the dispatcher's pacing."""
+    return {s.account_id: s.sender_class for s in draft.active_senders() if s.sender_class}

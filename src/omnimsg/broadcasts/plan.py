@@ -18,9 +18,10 @@ For each contact, in order:
    refused with its reason;
 3. the frequency cap across broadcasts (X4);
 4. a place in time on the chosen account: the earliest instant that keeps its rate
-   (B10), daily recipients (B11), tier (B13, B14), the recipient's quiet hours
-   (X2) and an open window where the decision needs one, within 7 days of the
-   start (B10).
+   (B10; its sender class's, P14), daily recipients (B11), tier (B13, B14, P2-P4),
+   the recipient's quiet hours (X2; a region's, with its frequency cap, P12: see
+   :mod:`omnimsg.broadcasts.regions`) and an open window where the decision needs
+   one, within 7 days of the start (B10).
 
 Every send carries an idempotency key made from the draft id, the start, the
 contact and the message (X5), so the same inputs give the same plan, byte for byte.
@@ -28,6 +29,7 @@ contact and the message (X5), so the same inputs give the same plan, byte for by
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 import re
@@ -59,6 +61,7 @@ from omnimsg.broadcasts.outcomes import (
     SendKind,
     reason_rule,
 )
+from omnimsg.broadcasts.regions import RegionHours
 from omnimsg.broadcasts.summary import PlanSummary, SummaryBuilder
 from omnimsg.channels.capabilities import ChannelCapabilities, QuietHours
 from omnimsg.channels.kinds import ChannelKind, Mode
@@ -284,7 +287,7 @@ class _Planner:
                 sender.account_id,
                 origin=self.origin,
                 horizon=self.horizon,
-                spacing=self._spacing(caps),
+                spacing=self._spacing(caps, sender),
                 daily_cap=caps.daily_recipient_cap,
                 tier=trackers.get(sender.account_id),
                 state=account,
@@ -298,6 +301,20 @@ class _Planner:
             kind: tuple(q for q in (caps.quiet_hours, draft.quiet_hours) if q is not None)
             for kind, caps in self.caps.items()
         }
+        self.regions: dict[ChannelKind, RegionHours] = {}
+        for kind in self.by_kind:
+            hours = RegionHours.of(
+                profile,
+                self.caps[kind],
+                draft,
+                calendar=self.calendar,
+                origin=self.origin,
+                horizon=self.horizon,
+            )
+            if hours is not None:
+                self.regions[kind] = hours
+        self.region_capped = False
+        self._earlier_of: tuple[str, list[int]] | None = None
         self.messages: dict[ChannelKind, tuple[BroadcastMessage, ...]] = dict(draft.content)
         self.personalised = {
             kind: any(m.personalised for m in msgs) for kind, msgs in self.messages.items()
@@ -361,9 +378,9 @@ class _Planner:
         self, chosen: list[tuple[Sender, AccountState, SenderUsage]], now: int
     ) -> dict[str, TierTracker]:
         """A tier tracker per sender with tiers; one shared by a channel's senders when
-        the tier's scope is the portfolio (B13, B14). A shared tier starts from the
-        lowest tier of its senders, low quality if any sender's is, counting all
-        their recent sends."""
+        the tier's scope is the portfolio (B13, B14, P4). A shared tier starts from the
+        lowest tier of its senders, low quality if any sender's is (and high only if
+        every sender's is), counting all their recent sends."""
         trackers: dict[str, TierTracker] = {}
         shared: dict[ChannelKind, list[tuple[Sender, AccountState, SenderUsage]]] = {}
         for entry in chosen:
@@ -380,25 +397,29 @@ class _Planner:
                 quality_low=account.quality_low,
                 recent=used.recent,
                 now=now,
+                quality=account.quality,
             )
         for kind, members in shared.items():
             tiers = self.caps[kind].tiers
             assert tiers is not None
+            qualities = [account.quality for _, account, _ in members]
             tracker = TierTracker(
                 tiers,
                 tier=min(account.tier for _, account, _ in members),
                 quality_low=any(account.quality_low for _, account, _ in members),
                 recent=[sent for _, _, used in members for sent in used.recent],
                 now=now,
+                quality=next((q for q in qualities if q != "high"), "high"),
             )
             for sender, _, _ in members:
                 trackers[sender.account_id] = tracker
         return trackers
 
-    def _spacing(self, caps: ChannelCapabilities) -> int:
-        """Microseconds between two sends of an account: its rate and the draft's (B10)."""
+    def _spacing(self, caps: ChannelCapabilities, sender: Sender) -> int:
+        """Microseconds between two sends of an account: its rate (its sender class's,
+        P14) and the draft's (B10)."""
         spacing = 0
-        per_second = caps.rate_per_second
+        per_second = sender.send_rate(caps)
         if per_second is not None and per_second > 0:
             spacing = math.ceil(1_000_000 / per_second)
         rate = self.draft.rate
@@ -709,46 +730,70 @@ class _Planner:
         cap = self.draft.frequency_cap
         assert cap is not None
         assert self.cap_since is not None
+        earlier = self._earlier(contact_id)
+        recent = len(earlier) - bisect.bisect_right(earlier, to_micros(self.cap_since))
+        return recent + count > cap.messages
+
+    def _earlier(self, contact_id: str) -> list[int]:
+        """The contact's earlier marketing sends (``history``), sorted, read once (X4, P12)."""
+        found = self._earlier_of
+        if found is not None and found[0] == contact_id:
+            return found[1]
         history = self.history
-        earlier: Iterable[datetime]
+        given: Iterable[datetime]
         if history is None:
-            earlier = ()
+            given = ()
         elif callable(history):
-            earlier = history(contact_id)
+            given = history(contact_id)
         else:
-            earlier = history.get(contact_id, ())
-        since = self.cap_since
+            given = history.get(contact_id, ())
         try:
-            recent = sum(1 for at in earlier if require_aware(at, "history") > since)
-        except TypeError:
+            earlier = sorted(to_micros(require_aware(at, "history")) for at in given)
+        except (TypeError, AttributeError):
             raise InputError(
                 f"history[{contact_id[:80]!r}]: expected a sequence of aware datetimes"
             ) from None
-        return recent + count > cap.messages
+        self._earlier_of = (contact_id, earlier)
+        return earlier
 
     # --- time ----------------------------------------------------------------------------
 
-    def _allowed(self, contact: Contact, sender: _Sender) -> Intervals | None:
-        """When the contact may get marketing on the sender's channel (X2), or ``None``
-        for any time. The zone is the contact's, else its phone's, else the sender's."""
+    def _allowed(
+        self, contact: Contact, sender: _Sender, address: str | None = None, count: int = 0
+    ) -> Intervals | None:
+        """When the contact may get ``count`` marketing messages (a prompt: 0) on the
+        sender's channel (X2), or ``None`` for any time. The zone is the contact's,
+        else its phone's, else the sender's. A number in a region (P12: the address on
+        a phone channel, else the contact's phone) has the region's quiet hours and
+        frequency cap instead of the channel's."""
+        regions = self.regions.get(sender.kind)
+        if regions is not None:
+            number = address if sender.kind in PHONE_CHANNELS else None
+            number = number or contact.phone
+            matched = None if number is None else regions.match(number)
+            if matched is not None:
+                earlier = self._earlier(contact.id) if count else ()
+                zones = self._zones(_zone_names(contact), sender)
+                hours, capped = regions.allowed(zones, matched, earlier, count)
+                self.region_capped = self.region_capped or capped
+                return hours
         rules = self.quiet.get(sender.kind)
         if not rules:
             return None
-        names: tuple[str, ...] = ()
-        if contact.timezone and zone_of(contact.timezone) is not None:
-            names = (contact.timezone,)
-        elif contact.phone:
-            names = prefix_time_zones(contact.phone)
+        names = _zone_names(contact)
         key = (sender.kind, names, None if names else sender.account.timezone)
         found = self._allowed_cache.get(key)
         if found is None:
-            zones = tuple(z for z in (zone_of(n) for n in names) if z is not None)
-            if not zones:
-                zones = (sender.account.timezone,)
-            found = self.calendar.allowed(zones, rules)
+            found = self.calendar.allowed(self._zones(names, sender), rules)
             if len(self._allowed_cache) < 100_000:
                 self._allowed_cache[key] = found
         return found
+
+    @staticmethod
+    def _zones(names: tuple[str, ...], sender: _Sender) -> tuple[tzinfo, ...]:
+        """The zones of ``names``, or the sender's when none is known (X2)."""
+        zones = tuple(z for z in (zone_of(n) for n in names) if z is not None)
+        return zones or (sender.account.timezone,)
 
     def _find(
         self,
@@ -762,7 +807,7 @@ class _Planner:
         that hold at it; a refusal when the window closes before any place; ``None``
         when nothing fits within 7 days."""
         sender = candidate.sender
-        allowed = self._allowed(contact, sender)
+        allowed = self._allowed(contact, sender, candidate.address, len(messages))
         at = earliest
         for _ in range(4):
             closes = decisions[0].window_closes_at
@@ -805,6 +850,7 @@ class _Planner:
         count = len(messages)
         best: tuple[Slot, list[Decision], _Candidate] | None = None
         refusal: Decision | None = None
+        self.region_capped = False
         for candidate in candidates:
             found = self._find(contact, candidate, candidate.decisions, self.origin, messages)
             if isinstance(found, Decision):
@@ -821,6 +867,8 @@ class _Planner:
         if best is None:
             if refusal is not None:
                 return self.excluded(entry, cid, refusal.reason, kind, rule=refusal.rule)
+            if self.region_capped:  # a region's cap left no place (P12)
+                return self.excluded(entry, cid, PlanReason.FREQUENCY_CAP, kind, rule="P12")
             return self.excluded(entry, cid, PlanReason.AFTER_SEVEN_DAYS, kind)
         slot, decisions, chosen = best
         sender = chosen.sender
@@ -934,11 +982,13 @@ class _Planner:
             ),
         )
 
-    def _first_free(self, contact: Contact, sender: _Sender) -> int:
-        """When the sender could first send one message to the contact (the horizon
-        when it cannot)."""
+    def _first_free(self, contact: Contact, candidate: _Candidate) -> int:
+        """When the candidate's sender could first send a prompt to the contact (the
+        horizon when it cannot)."""
+        sender = candidate.sender
         counted = sender.caps.tiers is not None
-        slot = sender.lane.find(self.origin, 1, self._allowed(contact, sender), counted=counted)
+        allowed = self._allowed(contact, sender, candidate.address)
+        slot = sender.lane.find(self.origin, 1, allowed, counted=counted)
         return self.horizon if slot is None else slot.times[0]
 
     def _instant(self, at: int) -> datetime:
@@ -956,7 +1006,7 @@ class _Planner:
         if pending:
             chosen = pending[0]  # the sender that asked already asks again
         else:
-            chosen = min(candidates, key=lambda c: self._first_free(contact, c.sender))
+            chosen = min(candidates, key=lambda c: self._first_free(contact, c))
         sender = chosen.sender
         rules = sender.rules
         assert rules is not None
@@ -969,7 +1019,7 @@ class _Planner:
             0,
             chosen.consent,
         )
-        allowed = self._allowed(contact, sender)
+        allowed = self._allowed(contact, sender, chosen.address)
         counted = sender.caps.tiers is not None
         sends: list[PlannedSend] = []
         cid = contact.id
@@ -1003,6 +1053,15 @@ class _Planner:
             ContactOutcome,
             (entry, cid, _HELD, str(reason), "B12", kind, sender.account_id, tuple(sends)),
         )
+
+
+def _zone_names(contact: Contact) -> tuple[str, ...]:
+    """The zones the contact may be in: its own, else its phone's (X2)."""
+    if contact.timezone and zone_of(contact.timezone) is not None:
+        return (contact.timezone,)
+    if contact.phone:
+        return prefix_time_zones(contact.phone)
+    return ()
 
 
 def _key_hasher(draft_id: str, start: datetime) -> Any:
@@ -1059,7 +1118,8 @@ def plan_broadcast(
             else read from ``state``.
         state: a state store to read conversations, accounts and usage from; the plan
             never writes to it.
-        history: earlier marketing sends per contact id, for the frequency cap (X4).
+        history: earlier marketing sends per contact id, for the frequency caps of
+            the draft (X4) and of the recipient's region (P12).
         start: the occurrence to plan (a recurring draft's); default the draft's start,
             or ``now``. A start in the past plans from ``now``.
         batch_size: the most sends in one batch.
