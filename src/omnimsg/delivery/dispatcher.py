@@ -35,7 +35,7 @@ from typing import IO, Any
 import attrs
 
 from omnimsg._convert import to_instant
-from omnimsg.broadcasts.model import Draft, FrequencyCap, Rate
+from omnimsg.broadcasts.model import Draft, FrequencyCap, Rate, sender_classes
 from omnimsg.broadcasts.outcomes import PlannedSend, SendKind
 from omnimsg.broadcasts.plan import Plan, plan_test_send, send_key
 from omnimsg.channels.kinds import ChannelKind, Mode
@@ -91,6 +91,7 @@ def _header_of(plan: Plan) -> PlanHeader:
         profile=plan.profile.name,
         rate=draft.rate,
         frequency_cap=draft.frequency_cap,
+        sender_classes=sender_classes(draft),
     )
 
 
@@ -279,6 +280,7 @@ class _Base:
             profile=profile.name,
             rate=draft.rate,
             frequency_cap=draft.frequency_cap,
+            sender_classes=sender_classes(draft),
         )
         return header, sends
 
@@ -306,6 +308,7 @@ class _Run:
         rate = header.rate
         self.spacing: dict[str, timedelta] = {}
         self.draft_spacing = None if rate is None else rate.spacing
+        self.sender_classes = header.sender_classes
         self.next_free: dict[str, datetime] = {}
         self.slotted: set[str] = set()
 
@@ -314,8 +317,11 @@ class _Run:
         if found is None:
             caps = self.steps.caps(send, now)
             found = timedelta(0)
-            if caps.rate_per_second:
-                found = timedelta(seconds=1 / caps.rate_per_second)
+            # The sender's class sets its rate where the profile knows it (P14).
+            rate = caps.account_rates.get(self.sender_classes.get(send.account_id, ""))
+            rate = rate or caps.rate_per_second
+            if rate:
+                found = timedelta(seconds=1 / rate)
             if self.draft_spacing is not None and self.draft_spacing > found:
                 found = self.draft_spacing
             self.spacing[send.account_id] = found

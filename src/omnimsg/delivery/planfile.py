@@ -11,8 +11,9 @@ so that a dispatcher never takes a partial plan for a whole one.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import IO, Any
 
 import attrs
@@ -45,9 +46,21 @@ class PlanFileError(InputError):
         self._set(f"plan line {line}: {message}", line, message)
 
 
+def _classes(value: object) -> Mapping[str, str]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise InputError("sender_classes: expected a mapping of account id to sender class")
+    return MappingProxyType(dict(value))
+
+
 @attrs.frozen
 class PlanHeader:
-    """The first line of a plan: what it sends and the limits a dispatcher keeps (B10, X4)."""
+    """The first line of a plan: what it sends and the limits a dispatcher keeps (B10, X4).
+
+    ``sender_classes`` names the class of each sender that has one, whose rate the
+    dispatcher paces it at (P14).
+    """
 
     broadcast_id: str
     name: str
@@ -56,6 +69,9 @@ class PlanHeader:
     profile: str | None = None
     rate: Rate | None = None
     frequency_cap: FrequencyCap | None = None
+    sender_classes: Mapping[str, str] = attrs.field(
+        factory=lambda: MappingProxyType({}), converter=_classes
+    )
 
 
 def _instant(value: object, line: int, name: str) -> datetime:
@@ -106,6 +122,11 @@ def _header(data: dict[str, Any], line: int) -> PlanHeader:
         raise PlanFileError(line, "rate: expected an object or null")
     if cap is not None and not isinstance(cap, dict):
         raise PlanFileError(line, "frequency_cap: expected an object or null")
+    classes = data.get("sender_classes", {})
+    if not isinstance(classes, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in classes.items()
+    ):
+        raise PlanFileError(line, "sender_classes: expected an object of text values")
     return PlanHeader(
         broadcast_id=_text(data, "broadcast_id", line),
         name=_optional(data, "name", line) or "",
@@ -124,6 +145,7 @@ def _header(data: dict[str, Any], line: int) -> PlanHeader:
             messages=_count(cap.get("messages"), line, "frequency_cap.messages"),
             period=_seconds(cap.get("period_seconds"), line, "frequency_cap.period_seconds"),
         ),
+        sender_classes=classes,
     )
 
 
@@ -199,7 +221,7 @@ def send_from_dict(data: object) -> PlannedSend:
 def header_record(header: PlanHeader) -> dict[str, Any]:
     """``header`` as the JSON object of a plan's first line (what :func:`read_plan` reads)."""
     rate, cap = header.rate, header.frequency_cap
-    return {
+    record: dict[str, Any] = {
         "type": "plan",
         "broadcast_id": header.broadcast_id,
         "name": header.name,
@@ -213,6 +235,9 @@ def header_record(header: PlanHeader) -> dict[str, Any]:
         if cap is None
         else {"messages": cap.messages, "period_seconds": cap.period.total_seconds()},
     }
+    if header.sender_classes:
+        record["sender_classes"] = dict(header.sender_classes)
+    return record
 
 
 def _lines(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:

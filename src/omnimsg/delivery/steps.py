@@ -13,10 +13,17 @@ At send time, the world may differ from the plan's (B10: a plan made hours ago):
 - a double opt-in prompt or reminder goes only while the contact has not answered
   (B12), and a reminder only once it is due;
 - the daily recipient cap in the account's zone (B11), the tier's unique recipients
-  in the rolling window (B13), the contact's frequency cap (X4) and the month's free
-  chatbot-initiated messages (W6) are reserved atomically; a send that no longer
-  fits moves to when it will (the next local day, the window's first free moment),
-  inside the plan's 7 days, or fails with ``no_capacity`` after them.
+  in the rolling window (B13), the contact's frequency cap (X4), the frequency cap of
+  each region the recipient's number is in on the send's date (P12: the rule in
+  force then, on phone channels, counting the messages sent under it) and the
+  month's free chatbot-initiated messages (W6) are reserved atomically; a send that
+  no longer fits moves to when it will (the next local day, the window's first free
+  moment), inside the plan's 7 days, or fails with ``no_capacity`` after them.
+
+Quiet hours (X2, P12) are the plan's: the planner placed each ``not_before`` in the
+recipient's allowed hours, and a send carries no recipient time zone, so they are
+not checked again here. A send that goes late (a run behind its plan) or that a cap
+moves is not kept out of quiet hours by this module.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ import attrs
 
 from omnimsg._convert import shown
 from omnimsg.broadcasts.outcomes import PlannedSend, SendKind
+from omnimsg.broadcasts.plan import PHONE_CHANNELS
+from omnimsg.broadcasts.regions import matching_regions
 from omnimsg.channels.capabilities import ChannelCapabilities
 from omnimsg.channels.kinds import Mode
 from omnimsg.channels.registry import Profile
@@ -47,7 +56,7 @@ from omnimsg.delivery.records import (
     encode_conversation,
 )
 from omnimsg.errors import InputError, TransportError
-from omnimsg.policy.decision import Message, decide
+from omnimsg.policy.decision import Message, counts_against_quota, decide
 from omnimsg.policy.optin import OptInRules, next_prompt_at, request_broadcast, tick
 from omnimsg.protocols import DeliveryStore
 from omnimsg.state import AccountState, ConversationState, OptInState, SubscriptionStatus
@@ -57,6 +66,7 @@ from omnimsg.transports import SendRequest, SendResult, SendStatus
 __all__ = ["FREQUENCY_KEEP", "Ready", "Settled", "Steps"]
 
 _DAY = timedelta(days=1)
+_NEVER_WROTE = ConversationState()
 FREQUENCY_KEEP = timedelta(days=31)
 """How long a marketing message is remembered for frequency caps (X4): a cap's
 period up to this long sees every message of every broadcast before it."""
@@ -159,6 +169,14 @@ class Steps:
                 return self._defer(version, entry, now, wait)
         if conversation is not None:
             decision = decide(caps, conversation, message, now=now, account=account)
+            later = decision.retry_at
+            if not decision.allowed and later is not None:
+                # A rate refusal (P5, P9, P10, P11) says when it may go: wait for it.
+                if later >= self.header.ends_by:
+                    return self._settle(
+                        version, entry, now, LedgerStatus.FAILED, "expired", decision.rule
+                    )
+                return self._defer(version, entry, now, later)
             if not decision.allowed:
                 return self._settle(
                     version, entry, now, LedgerStatus.SKIPPED, str(decision.reason), decision.rule
@@ -166,7 +184,7 @@ class Steps:
             mode = decision.mode
         else:
             mode = send.mode
-        refused = self._reserve(send, caps, account, mode, now)
+        refused = self._reserve(send, caps, account, mode, now, conversation)
         if refused is not None:
             rule, again = refused
             if again >= self.header.ends_by:
@@ -249,6 +267,7 @@ class Steps:
         account: AccountState | None,
         mode: Mode,
         now: datetime,
+        conversation: ConversationState | None = None,
     ) -> tuple[str, datetime] | None:
         """Take the send's places under every cap at once; ``(rule, retry at)`` if refused."""
         state = account or AccountState()
@@ -298,6 +317,7 @@ class Steps:
                     lambda: self._first_free(key_f, period or keep, now),
                 )
             )
+            wanted.extend(self._region_caps(send, now))
         free = caps.chatbot_free_per_month
         if mode is Mode.CHATBOT_INITIATED and free is not None and not state.paid_chatbot_terms:
             local = now.astimezone(state.timezone)
@@ -314,6 +334,27 @@ class Steps:
                     lambda: _next_month(now, state),
                 )
             )
+        quota = caps.monthly_quota
+        if (
+            quota is not None
+            and not state.paid_extra_messages
+            and counts_against_quota(caps, conversation or _NEVER_WROTE, now=now)
+        ):
+            # LINE's monthly plan quota (P11), shared by every worker of the account.
+            local = now.astimezone(state.timezone)
+            wanted.append(
+                (
+                    Reservation(
+                        f"quota/{acct}/{local.year:04d}-{local.month:02d}",
+                        send.key,
+                        quota,
+                        None,
+                        timedelta(days=32),
+                    ),
+                    "P11",
+                    lambda: _next_month(now, state),
+                )
+            )
         if not wanted:
             return None
         refused = self.store.reserve([w[0] for w in wanted], now)
@@ -321,6 +362,31 @@ class Steps:
             return None
         _, rule, again = wanted[refused]
         return rule, again()
+
+    def _region_caps(
+        self, send: PlannedSend, now: datetime
+    ) -> list[tuple[Reservation, str, Callable[[], datetime]]]:
+        """The frequency caps of the regions the recipient's number is in on ``now``'s
+        date (P12), on top of the draft's (X4): one set per contact and region, of
+        the messages sent under that region's rule."""
+        if send.channel not in PHONE_CHANNELS:
+            return []
+        regions = self.profile.capabilities(send.channel, as_of=now).regions
+        if not regions:
+            return []
+        found: list[tuple[Reservation, str, Callable[[], datetime]]] = []
+        for name, rule in matching_regions(regions, send.address):
+            limit = rule.frequency_cap
+            if limit is None:
+                continue
+            key = f"freq/{send.contact_id}/{name}"
+            period = limit.period
+
+            def again(key: str = key, period: timedelta = period) -> datetime:
+                return self._first_free(key, period, now)
+
+            found.append((Reservation(key, send.key, limit.messages, period, period), "P12", again))
+        return found
 
     def _first_free(self, key: str, window: timedelta, now: datetime) -> datetime:
         members = self.store.members(key, now - window)

@@ -1,0 +1,242 @@
+"""The dispatcher's re-checks under the platforms' dated rules: a region's cap (P12).
+
+A plan counts only the earlier messages it is given; at send time the dispatcher
+reserves each message against the frequency cap of every region the number is in
+on that date (three in any 24 h for Florida from 2021-07-01), beside the draft's
+own cap (X4), so two broadcasts planned apart still keep it. Every test runs on the
+in-memory store and on a SQLite file.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broadcasts.plan_strategies import K, make_draft, messages, most_in_window, person
+from omnimsg.broadcasts import FrequencyCap, Sender
+from omnimsg.channels.registry import Profile, load_profile, profile_from_dict
+from omnimsg.contacts import Contact
+from omnimsg.delivery import on_inbound
+from omnimsg.errors import InputError
+from omnimsg.protocols import DeliveryStore
+
+from .test_dispatcher import STORES, World, open_stores, plan_text, run_text
+
+DAY = timedelta(days=1)
+
+
+def _profile(**sms: Any) -> Profile:
+    channel: dict[str, Any] = {
+        "rate_per_second": 1,
+        "quiet_hours": {"start": "08:00", "end": "21:00"},
+        "regions": {
+            "US-FL": [
+                {
+                    "value": {
+                        "country": "US",
+                        "area_codes": ["305", "786"],
+                        "quiet_hours": {"start": "08:00", "end": "20:00"},
+                        "frequency_cap": {"messages": 3, "period": "24h"},
+                    },
+                    "effective_from": date(2021, 7, 1),
+                }
+            ]
+        },
+    }
+    channel.update(sms)
+    return profile_from_dict({"name": "us-sms-steps", "channels": {"sms": channel}})
+
+
+PROFILE = _profile()
+
+
+@pytest.fixture(params=STORES)
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    yield from open_stores(request.param, tmp_path)
+
+
+@pytest.fixture
+def store(make_store: Callable[..., DeliveryStore]) -> DeliveryStore:
+    return make_store()
+
+
+def _draft(draft_id: str, count: int, **extra: Any) -> Any:
+    return make_draft(
+        {K.SMS: messages(*(f"{draft_id} part {n + 1}" for n in range(count)))},
+        [Sender("sms-1", K.SMS)],
+        draft_id=draft_id,
+        **extra,
+    )
+
+
+def _people() -> list[Contact]:
+    return [
+        person("fl", phone="+13055550100", last=K.SMS),
+        person("ny", phone="+12125550100", last=K.SMS),
+    ]
+
+
+def _run_two(
+    store: DeliveryStore, start: datetime, profile: Profile = PROFILE, **extra: Any
+) -> dict[str, list[datetime]]:
+    """Two broadcasts of two messages each, planned apart (the second knows nothing of
+    the first), dispatched one after the other; each contact's accepted instants."""
+    world = World(store, start)
+    transport = world.transport()
+    for draft_id in ("bc-a", "bc-b"):
+        now = world.clock.now()
+        text = plan_text(_draft(draft_id, 2, **extra), _people(), profile=profile, now=now)
+        report = run_text(world.dispatcher(transport, profile=profile), text)
+        assert report.counts == {"sent": 4}, report.counts
+    sent: dict[str, list[datetime]] = defaultdict(list)
+    for at, request in world.accepted:
+        sent[str(request.contact_id)].append(at)
+    return dict(sent)
+
+
+def test_p12_the_dispatcher_keeps_a_florida_number_to_3_in_any_24h(store: DeliveryStore) -> None:
+    """SPEC P12, X4: the fourth message to a 305 number within a day waits until the
+    first is 24 h old; a New York number gets all four at once."""
+    sent = _run_two(store, datetime(2026, 12, 1, 12, tzinfo=UTC))
+    fl = sorted(sent["fl"])
+    assert len(fl) == 4
+    assert most_in_window(fl, DAY) == 3
+    assert fl[3] >= fl[0] + DAY
+    assert fl[3] < fl[0] + DAY + timedelta(minutes=5)
+    ny = sorted(sent["ny"])
+    assert len(ny) == 4
+    assert ny[-1] - ny[0] < timedelta(hours=1)
+
+
+def test_p12_the_dispatcher_applies_no_region_cap_before_the_rule(store: DeliveryStore) -> None:
+    """SPEC P12: on 2021-06-29 Florida's rule is not in force: four messages in a day."""
+    sent = _run_two(store, datetime(2021, 6, 29, 13, tzinfo=UTC))
+    assert most_in_window(sent["fl"], DAY) == 4
+
+
+def test_p12_the_region_cap_and_the_drafts_cap_both_hold(store: DeliveryStore) -> None:
+    """SPEC P12, X4: a draft cap of 10 a week does not loosen Florida's 3 a day, and
+    Florida's 3 a day does not loosen a draft cap of 2 a day: the stricter wins."""
+    loose = FrequencyCap(messages=10, period=timedelta(days=7))
+    sent = _run_two(store, datetime(2026, 12, 1, 12, tzinfo=UTC), frequency_cap=loose)
+    assert most_in_window(sent["fl"], DAY) == 3
+    assert most_in_window(sent["ny"], DAY) == 4
+
+
+def test_p12_a_stricter_draft_cap_wins_over_the_regions(store: DeliveryStore) -> None:
+    """SPEC P12, X4: with a draft cap of 2 a day, the Florida number gets 2 a day too."""
+    tight = FrequencyCap(messages=2, period=DAY)
+    sent = _run_two(store, datetime(2026, 12, 1, 12, tzinfo=UTC), frequency_cap=tight)
+    assert most_in_window(sent["fl"], DAY) == 2
+    assert most_in_window(sent["ny"], DAY) == 2
+
+
+def test_p12_the_region_cap_counts_no_prompt(make_store: Callable[..., DeliveryStore]) -> None:
+    """SPEC P12, B12: a double opt-in prompt is not a marketing message: three messages
+    in the day do not hold it back."""
+    world = World(make_store(), datetime(2026, 12, 1, 12, tzinfo=UTC))
+    transport = world.transport()
+    fl = [person("fl", phone="+13055550100", last=K.SMS)]
+    text = plan_text(_draft("bc-a", 3), fl, profile=PROFILE, now=world.clock.now())
+    assert run_text(world.dispatcher(transport, profile=PROFILE), text).counts == {"sent": 3}
+    asking = _profile(double_opt_in={"prompt": "Reply S or N"})
+    text = plan_text(_draft("bc-b", 1), fl, profile=asking, now=world.clock.now())
+    report = run_text(world.dispatcher(transport, profile=asking), text)
+    assert report.counts["sent"] >= 1
+    instants = sorted(at for at, _ in world.accepted)
+    assert most_in_window(instants, DAY) == 4  # three messages and the prompt
+
+
+def test_p12_the_official_profile_caps_a_florida_number_in_the_dispatcher(
+    store: DeliveryStore,
+) -> None:
+    """SPEC P12 with the built-in official profile (2026): three in any 24 h."""
+    sent = _run_two(store, datetime(2026, 12, 1, 12, tzinfo=UTC), load_profile("official"))
+    assert most_in_window(sent["fl"], DAY) == 3
+    assert most_in_window(sent["ny"], DAY) == 4
+
+
+# --- rates and quotas that decide() reports with a time (P5, P11) ------------------------
+
+
+def _dispatch(store: DeliveryStore, profile: Profile, draft: Any, people: list[Contact]) -> Any:
+    world = World(store, datetime(2026, 12, 1, 12, tzinfo=UTC))
+    transport = world.transport()
+    for contact in people:  # each has written before: the store knows the conversation
+        on_inbound(
+            store,
+            contact_id=contact.id,
+            account_id="sms-1",
+            channel="sms",
+            message_id=f"in-{contact.id}",
+            at=world.clock.now() - timedelta(days=3),
+            now=world.clock.now(),
+            profile=profile,
+        )
+    text = plan_text(draft, people, profile=profile, now=world.clock.now())
+    report = run_text(world.dispatcher(transport, profile=profile), text)
+    return report, world.accepted
+
+
+def test_p5_a_second_message_within_the_pair_interval_waits_instead_of_being_skipped(
+    store: DeliveryStore,
+) -> None:
+    """SPEC P5: at most one message per 6 s to one recipient; the dispatcher defers the
+    second message to the instant decide() names, and both go."""
+    profile = _profile(recipient_interval="6s")
+    report, accepted = _dispatch(store, profile, _draft("bc-p", 2), [_people()[1]])
+    assert report.counts == {"sent": 2}, report.counts
+    times = sorted(at for at, _ in accepted)
+    assert times[1] - times[0] >= timedelta(seconds=6)
+
+
+def test_p11_the_monthly_quota_is_shared_by_the_sends_of_a_run(store: DeliveryStore) -> None:
+    """SPEC P11: with a quota of one business-initiated message a month, the second
+    contact's message cannot go before next month, after the broadcast ends."""
+    profile = _profile(monthly_quota=1)
+    report, accepted = _dispatch(store, profile, _draft("bc-q", 1), _people())
+    assert len(accepted) == 1
+    assert report.counts.get("sent") == 1
+    assert sum(report.counts.values()) == 2
+    assert report.counts.get("sent", 0) + report.counts.get("failed", 0) == 2
+
+
+def test_p14_the_dispatcher_paces_a_sender_at_its_class_rate(store: DeliveryStore) -> None:
+    """SPEC P14: a toll-free sender goes at 3 messages a second, the plan file carrying
+    its class to the dispatcher; without a class the channel's 1 a second holds."""
+    profile = _profile(account_rates={"toll_free": 3})
+    people = [person(f"p{n}", phone=f"+1212555{n:04d}", last=K.SMS) for n in range(7)]
+    spans = {}
+    for sender_class in ("toll_free", None):
+        world = World(store, datetime(2026, 12, 1, 12 if sender_class else 14, tzinfo=UTC))
+        draft = make_draft(
+            {K.SMS: messages("Hi")},
+            [Sender("sms-1", K.SMS, sender_class=sender_class)],
+            draft_id=f"bc-{sender_class}",
+        )
+        text = plan_text(draft, people, profile=profile, now=world.clock.now())
+        assert ('"sender_classes"' in text.splitlines()[0]) is (sender_class is not None)
+        report = run_text(world.dispatcher(world.transport(), profile=profile), text)
+        assert report.counts == {"sent": 7}, report.counts
+        times = sorted(at for at, _ in world.accepted)
+        spans[sender_class] = times[-1] - times[0]
+    assert spans["toll_free"] <= timedelta(seconds=2.5)
+    assert spans[None] >= timedelta(seconds=6)
+
+
+def test_p14_sender_classes_survive_the_header_round_trip() -> None:
+    """SPEC P14: the header's sender classes are read back as written."""
+    from omnimsg.delivery.planfile import PlanHeader, header_from_dict, header_record
+
+    start = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    header = PlanHeader("b1", "n", start, start + DAY, sender_classes={"sms-1": "toll_free"})
+    back = header_from_dict(header_record(header))
+    assert dict(back.sender_classes) == {"sms-1": "toll_free"}
+    assert "sender_classes" not in header_record(PlanHeader("b1", "n", start, start + DAY))
+    with pytest.raises(InputError, match="sender_classes"):
+        header_from_dict({**header_record(header), "sender_classes": {"sms-1": 3}})
