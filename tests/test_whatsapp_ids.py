@@ -16,7 +16,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from omnimsg.errors import OmnimsgError, PhoneNumberError
-from omnimsg.phones import normalize_phone, same_whatsapp_person, whatsapp_ids, whatsapp_phone
+from omnimsg.phones import (
+    normalize_phone,
+    parse_phone,
+    same_whatsapp_person,
+    whatsapp_equivalents,
+    whatsapp_ids,
+    whatsapp_key,
+    whatsapp_phone,
+)
 
 
 @pytest.mark.parametrize(
@@ -122,6 +130,9 @@ def test_hostile_ids_and_numbers_raise_omnimsg_errors_only(value: object) -> Non
         lambda: same_whatsapp_person(value, "+525512345678"),  # type: ignore[arg-type]
         lambda: same_whatsapp_person("5215512345678", value),  # type: ignore[arg-type]
         lambda: whatsapp_ids("+525512345678", value),  # type: ignore[arg-type]
+        lambda: whatsapp_equivalents(value),  # type: ignore[arg-type]
+        lambda: whatsapp_key(value),  # type: ignore[arg-type]
+        lambda: parse_phone(value),  # type: ignore[arg-type]
     ):
         started = time.perf_counter()
         with contextlib.suppress(OmnimsgError):
@@ -132,3 +143,74 @@ def test_hostile_ids_and_numbers_raise_omnimsg_errors_only(value: object) -> Non
 def test_a_malformed_id_is_a_phone_number_error() -> None:
     with pytest.raises(PhoneNumberError, match="7 to 15 digits"):
         whatsapp_phone("52-155-1234")
+
+
+@pytest.mark.parametrize(
+    ("wa_id", "ids"),
+    [
+        ("5215512345678", ("5215512345678", "525512345678")),
+        ("525512345678", ("525512345678", "5215512345678")),
+        ("+5491123456789", ("5491123456789", "541123456789")),
+        ("541123456789", ("541123456789", "5491123456789")),
+        ("551187654321", ("551187654321", "5511987654321")),
+        ("5511987654321", ("5511987654321", "551187654321")),
+        ("551134567890", ("551134567890",)),  # a Brazilian landline: one form
+        ("5511934567890", ("5511934567890",)),  # a mobile that never lacked its 9
+        (" 34612345678 ", ("34612345678",)),
+        ("1234567", ("1234567",)),  # no valid number: the id all the same
+    ],
+)
+def test_p16_the_ids_of_one_person_the_one_sent_first(wa_id: str, ids: tuple[str, ...]) -> None:
+    assert whatsapp_equivalents(wa_id) == ids
+    assert len({whatsapp_key(form) for form in ids}) == 1
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("5215512345678", "+525512345678", True),
+        ("+541123456789", "5491123456789", True),
+        ("551187654321", "+5511987654321", True),
+        ("+551134567890", "5511934567890", False),  # landline and another mobile
+        ("5215512345678", "5215512345679", False),
+        ("+34612345678", "34612345678", True),
+        ("+34612345678", "+3461234567", False),
+    ],
+)
+def test_p16_one_key_per_person(one: str, other: str, same: bool) -> None:
+    assert (whatsapp_key(one) == whatsapp_key(other)) is same
+
+
+@given(_MX_MOBILES)
+def test_p16_the_key_of_a_number_is_the_key_of_each_of_its_ids(phone: str) -> None:
+    key = whatsapp_key(normalize_phone(phone))
+    for wa_id in whatsapp_ids(phone):
+        assert whatsapp_key(wa_id) == key
+        assert whatsapp_equivalents(wa_id)[0] == wa_id
+        assert set(whatsapp_equivalents(wa_id)) == set(whatsapp_ids(phone))
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "e164"),
+    [
+        ("+52 1 55 1234 5678", None, "+525512345678"),  # the mobile 1 dropped in 2019
+        ("+5215512345678", None, "+525512345678"),
+        ("5215512345678", "MX", "+525512345678"),
+        ("044 55 1234 5678", "MX", None),  # an old national prefix: still refused
+        ("+55 11 8765 4321", None, "+5511987654321"),  # before the ninth digit
+        ("11 8765 4321", "BR", "+5511987654321"),
+        ("+55 11 3456 7890", None, "+551134567890"),  # a landline stays as it is
+        ("+55 11 2345 678", None, None),
+        ("011 15 2345-6789", "AR", "+5491123456789"),  # libphonenumber's own rule
+        ("+54 11 2345 6789", None, "+541123456789"),  # valid as written: kept
+    ],
+)
+def test_p16_phones_become_their_current_e164_form(
+    raw: str, region: str | None, e164: str | None
+) -> None:
+    if e164 is None:
+        with pytest.raises(PhoneNumberError, match="not a valid number"):
+            parse_phone(raw, region)
+    else:
+        assert parse_phone(raw, region)[0] == e164
+        assert normalize_phone(raw, region) == e164

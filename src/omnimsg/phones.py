@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import timezone as phone_timezone
@@ -25,7 +27,9 @@ __all__ = [
     "phone_time_zones",
     "prefix_time_zones",
     "same_whatsapp_person",
+    "whatsapp_equivalents",
     "whatsapp_ids",
+    "whatsapp_key",
     "whatsapp_phone",
 ]
 
@@ -61,8 +65,26 @@ def _valid(raw: str, default_region: str | None) -> tuple[phonenumbers.PhoneNumb
     number = _parse(raw, default_region)
     region = phonenumbers.region_code_for_number(number)
     if region is None or not phonenumbers.is_valid_number_for_region(number, region):
-        raise PhoneNumberError(f"phone number {shown(raw)} is not a valid number")
+        number, region = _repaired(raw, number)
     return number, (str(region) if region and region != "ZZ" else None)
+
+
+def _repaired(raw: str, number: phonenumbers.PhoneNumber) -> tuple[phonenumbers.PhoneNumber, str]:
+    """A number libphonenumber refuses, in its current form where P16 knows one.
+
+    ``+52 1 55 1234 5678`` (the Mexican mobile ``1`` dropped in 2019) becomes
+    ``+52 55 1234 5678``; ``+55 11 8765 4321`` (a Brazilian mobile before its ninth
+    digit) becomes ``+55 11 98765 4321``. Anything else is refused.
+    """
+    if number.country_code in _WA_COUNTRIES:
+        digits = f"{number.country_code}{number.national_number}"
+        key = _wa_key(digits)
+        if key != digits:
+            current = _parse("+" + key, None)
+            region = phonenumbers.region_code_for_number(current)
+            if region is not None and phonenumbers.is_valid_number_for_region(current, region):
+                return current, str(region)
+    raise PhoneNumberError(f"phone number {shown(raw)} is not a valid number")
 
 
 def normalize_phone(raw: str, default_region: str | None = None) -> str:
@@ -162,10 +184,75 @@ def prefix_time_zones(e164: str) -> tuple[str, ...]:
 # A WhatsApp id is the digits WhatsApp knows a number by, not always its E.164 form:
 # - Mexico dropped the mobile "1" in 2019 and libphonenumber refuses "+52 1 ...", yet
 #   WhatsApp still sends Mexican senders as 521 + 10 digits;
-# - Argentina's mobiles are +54 9 ...; a contact typed without the 9 is the same line;
-# - Brazil's older accounts may lack the ninth digit of a mobile (55 + area + 8 digits).
-# The exact rules per country are what public integrators report (SPEC P16, marked
-# uncertain); these are the library's documented choice (docs/audiences.md).
+# - Argentina's mobiles are +54 9 ...; a contact typed without the 9 is the same line
+#   (a 10-digit Argentine number is either a mobile or a fixed line, never both);
+# - Brazil's older accounts may lack the ninth digit of a mobile (55 + area + 8 digits;
+#   only mobiles, which began with 6 to 9 before the ninth digit was added).
+# Each country's two forms differ by one digit at one place: the rules below are that
+# table. The exact rules per country are what public integrators report (SPEC P16,
+# marked uncertain); these are the library's documented choice (docs/audiences.md).
+
+
+class _TwoForms(NamedTuple):
+    """A country whose numbers WhatsApp may know in two forms, one digit apart."""
+
+    at: int
+    """Where the digit sits, counted in digits after the country code."""
+    digit: str
+    """The digit the long form has there and the short form lacks."""
+    national: int
+    """How many digits follow the country code in the short form."""
+    follows: str
+    """The digits that may follow that place in the short form (Brazil: mobiles only)."""
+    long_is_e164: bool
+    """Whether the long form is the number's current E.164 form (else the short one is)."""
+    id_means_key: bool
+    """Whether an id in the other form stands for the current number too (Argentina: an
+    id without the ``9`` may be a fixed line's, and stands for itself)."""
+
+
+_ALL_DIGITS = "0123456789"
+_TWO_FORMS: Mapping[str, _TwoForms] = MappingProxyType(
+    {
+        # code: at, digit, national, follows, long_is_e164, id_means_key
+        "52": _TwoForms(0, "1", 10, _ALL_DIGITS, False, True),  # Mexico: 52 1 55 1234 5678
+        "54": _TwoForms(0, "9", 10, _ALL_DIGITS, True, False),  # Argentina: 54 9 11 2345 6789
+        "55": _TwoForms(2, "9", 10, "6789", True, True),  # Brazil: 55 11 9 8765 4321
+    }
+)
+"""Mexico, Argentina, Brazil, by country code (SPEC P16)."""
+_WA_COUNTRIES = frozenset(int(code) for code in _TWO_FORMS)
+
+
+def _forms(digits: str) -> tuple[_TwoForms, str, str] | None:
+    """``(rule, long form, short form)`` when ``digits`` are one of a country's two forms."""
+    rule = _TWO_FORMS.get(digits[:2])
+    if rule is None:
+        return None
+    cut = 2 + rule.at
+    count = len(digits) - 2
+    if count == rule.national:
+        short, long = digits, digits[:cut] + rule.digit + digits[cut:]
+    elif count == rule.national + 1 and digits[cut] == rule.digit:
+        short, long = digits[:cut] + digits[cut + 1 :], digits
+    else:
+        return None
+    return (rule, long, short) if short[cut] in rule.follows else None
+
+
+def _wa_key(digits: str) -> str:
+    """The form all ids of one person share: the E.164 form's digits where there are two."""
+    found = _forms(digits)
+    if found is None:
+        return digits
+    rule, long, short = found
+    return long if rule.long_is_e164 else short
+
+
+def _wa_ids(digits: str) -> tuple[str, ...]:
+    """Every form of ``digits``, the one WhatsApp sends (the long one) first."""
+    found = _forms(digits)
+    return (digits,) if found is None else found[1:]
 
 
 def _wa_digits(value: object, name: str) -> str:
@@ -186,10 +273,9 @@ def whatsapp_phone(wa_id: str) -> str | None:
     Raises :class:`~omnimsg.errors.PhoneNumberError` for text that is no WhatsApp id.
     """
     digits = _wa_digits(wa_id, "wa_id")
-    if digits.startswith("521") and len(digits) == 13:
-        digits = "52" + digits[3:]
-    elif digits.startswith("55") and len(digits) == 12 and digits[4] in "6789":
-        digits = digits[:4] + "9" + digits[4:]
+    rule = _TWO_FORMS.get(digits[:2])
+    if rule is not None and rule.id_means_key:
+        digits = _wa_key(digits)
     try:
         return normalize_phone("+" + digits)
     except PhoneNumberError:
@@ -204,17 +290,34 @@ def whatsapp_ids(phone: str, default_region: str | None = None) -> tuple[str, ..
     ninth digit; any other number its E.164 digits. Raises
     :class:`~omnimsg.errors.PhoneNumberError` for a number that is not valid.
     """
-    digits = normalize_phone(phone, default_region)[1:]
-    if digits.startswith("52") and len(digits) == 12:
-        return ("521" + digits[2:], digits)
-    if digits.startswith("549") and len(digits) == 13:
-        return (digits, "54" + digits[3:])
-    if digits.startswith("54") and len(digits) == 12:
-        return ("549" + digits[2:], digits)
-    if digits.startswith("55") and len(digits) == 13 and digits[4] == "9" and digits[5] in "6789":
-        # Before the ninth digit, mobiles began with 6 to 9: only those had an old form.
-        return (digits, digits[:4] + digits[5:])
-    return (digits,)
+    return _wa_ids(normalize_phone(phone, default_region)[1:])
+
+
+def whatsapp_equivalents(wa_id: str) -> tuple[str, ...]:
+    """Every id of the person a WhatsApp id names, the id itself (as digits) first (P16).
+
+    ``5215512345678`` gives ``("5215512345678", "525512345678")`` and
+    ``525512345678`` the same two the other way round; an id of a country with one
+    form gives only itself. Pure digit rules, no parsing: cheap enough for every
+    lookup. Raises :class:`~omnimsg.errors.PhoneNumberError` for text that is no
+    WhatsApp id (7 to 15 ASCII digits, optionally after ``+``).
+    """
+    digits = _wa_digits(wa_id, "wa_id")
+    return (digits, *(form for form in _wa_ids(digits) if form != digits))
+
+
+def whatsapp_key(number: str) -> str:
+    """The digits every WhatsApp id and phone number of one person share (P16).
+
+    Two ids, an id and an E.164 number, or two E.164 numbers are one person's exactly
+    when their keys are equal: ``5215512345678`` and ``+525512345678`` both give
+    ``525512345678``; ``+541123456789`` and ``5491123456789`` both
+    ``5491123456789``. Where a country has two forms the key is its current form
+    (Mexico without the ``1``, Argentina and Brazil with the ``9``), else the digits
+    given. Raises :class:`~omnimsg.errors.PhoneNumberError`
+    for text that is not 7 to 15 ASCII digits (optionally after ``+``).
+    """
+    return _wa_key(_wa_digits(number, "number"))
 
 
 def same_whatsapp_person(wa_id: str, phone: str, default_region: str | None = None) -> bool:

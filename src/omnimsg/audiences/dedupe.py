@@ -4,6 +4,12 @@ A row with an id is the contact with that id. A row without one is the contact w
 the id :func:`derive_contact_id` gives it, if an earlier row added that id; else the
 contact an earlier row gave the same phone, or else the same e-mail (compared
 case-insensitively). This module keeps the index those lookups use and nothing else.
+
+Phones are compared as one person's numbers (SPEC P16,
+:func:`~omnimsg.phones.whatsapp_key`): ``+54 11 2345 6789`` and ``+54 9 11 2345 6789``
+are one contact. (Mexican numbers with the old mobile ``1`` and Brazilian mobiles
+without the ninth digit already arrive in their current E.164 form from
+:func:`~omnimsg.phones.parse_phone`.)
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from collections.abc import MutableMapping
 from hashlib import blake2b
 
 from omnimsg.audiences._text import type_name
-from omnimsg.errors import InputError
+from omnimsg.errors import InputError, PhoneNumberError
+from omnimsg.phones import whatsapp_key
 
 __all__ = ["Dedupe", "derive_contact_id"]
 
@@ -42,11 +49,25 @@ def _derived_id(phone: str | None, email: str | None) -> str:
     return "c-" + blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
+def _phone_key(phone: str) -> str:
+    """The dedupe key of an E.164 phone: ``"p:"`` and the number one person's forms share.
+
+    ``+5491123456789`` and ``+541123456789`` both give ``"p:+5491123456789"``; a
+    number of a country with one form gives ``"p:"`` and itself (P16).
+    """
+    try:
+        return "p:+" + whatsapp_key(phone)
+    except PhoneNumberError:
+        return "p:" + phone
+
+
 class Dedupe:
     """The dedupe index of one import run (or of several runs sharing ``index``).
 
-    ``index`` maps ``"i:<id>"``, ``"p:<phone>"`` and ``"e:<email>"`` to a contact id;
-    ``None`` turns dedupe off (every row is a new contact). ``record_derived_ids``
+    ``index`` maps ``"i:<id>"``, ``"p:<phone>"`` and ``"e:<email>"`` to a contact id
+    (the phone as the number one person's forms share, P16: ``+541123456789`` is
+    entered as ``"p:+5491123456789"``); ``None`` turns dedupe off (every row is a
+    new contact). ``record_derived_ids``
     says whether derived ids are entered under ``i:`` too: needed only when a later
     row could name one (an id column, or an index another file shares).
     """
@@ -70,7 +91,7 @@ class Dedupe:
         if index is None:
             return None, explicit_id or _derived_id(phone, email)
         email_key = None if email is None else "e:" + email.casefold()
-        phone_key = None if phone is None else "p:" + phone
+        phone_key = None if phone is None else _phone_key(phone)
         existing: str | None
         if explicit_id is not None:
             target = explicit_id

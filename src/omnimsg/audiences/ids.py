@@ -1,6 +1,7 @@
-"""Audiences from pasted lists of visitor ids (SPEC A3, A4).
+"""Which contact an external id names: pasted lists of visitor ids (SPEC A3, A4), and
+the id of a WhatsApp inbound (SPEC P16).
 
-This module owns two steps and nothing else:
+This module owns three steps and nothing else:
 
 * :func:`parse_id_list` turns pasted text into the distinct ids it names (A3):
   ids are separated by any mix of whitespace (newlines, CRLF, tabs, spaces), commas
@@ -9,6 +10,10 @@ This module owns two steps and nothing else:
   an id belongs to the account when a contact has a :class:`ChannelIdentity` with
   that ``account_id`` and ``external_id``. An id that does not belong is never
   dropped silently; it comes back as a :class:`RejectedId` with a stable reason code.
+* :func:`find_whatsapp_contact` finds the contact a WhatsApp id names on an account
+  (P16): by the id, by another id of the same person (``5215512345678`` and
+  ``525512345678``), or by the person's phone number, and keeps the id the platform
+  sent for replies (:class:`WhatsAppMatch`).
 
 The caller supplies the contacts as a :class:`~omnimsg.protocols.ContactSource`;
 this module does no I/O and keeps no state between calls.
@@ -19,13 +24,16 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 from enum import StrEnum
+from typing import Any
 
 import attrs
 
-from omnimsg.audiences._checks import count, text, to_enum, to_tuple
+from omnimsg.audiences._checks import count, optional_text, text, to_enum, to_tuple
 from omnimsg.audiences._text import BOM, show, show_value, type_name
-from omnimsg.contacts import Contact
+from omnimsg.channels.kinds import ChannelKind
+from omnimsg.contacts import ChannelIdentity, Contact
 from omnimsg.errors import InputError
+from omnimsg.phones import whatsapp_equivalents
 from omnimsg.protocols import ContactSource
 
 __all__ = [
@@ -34,6 +42,9 @@ __all__ = [
     "IdList",
     "IdRejection",
     "RejectedId",
+    "WhatsAppMatch",
+    "WhatsAppMatchKind",
+    "find_whatsapp_contact",
     "id_problem",
     "parse_id_list",
     "resolve_id_list",
@@ -336,3 +347,175 @@ def _rejection(
     else:
         message = f"id {shown} is not a contact of account {account}"
     return RejectedId(external_id, IdRejection.UNKNOWN_ID, message)
+
+
+# --- one WhatsApp id (P16) ---------------------------------------------------------------
+
+
+class WhatsAppMatchKind(StrEnum):
+    """How :func:`find_whatsapp_contact` found a contact (P16). Values are stable strings."""
+
+    IDENTITY = "identity"
+    """The contact has the very id the platform sent on the account."""
+    EQUIVALENT_ID = "equivalent_id"
+    """The contact has another id of the same person on the account (``525512345678``
+    for ``5215512345678``)."""
+    PHONE = "phone"
+    """No contact has an id of the person on the account; this one, without an identity
+    there, has the person's phone number."""
+
+
+def _match_kind(value: object) -> WhatsAppMatchKind:
+    return to_enum(value, WhatsAppMatchKind, "WhatsAppMatch.matched_by")
+
+
+def _of_type(kind: type) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, kind):
+            raise InputError(
+                f"WhatsAppMatch.{attribute.name}: expected a {kind.__name__}, "
+                f"got {type_name(value)}"
+            )
+
+    return check
+
+
+@attrs.frozen
+class WhatsAppMatch:
+    """The contact a WhatsApp id names on an account, and the identity to reply on (P16).
+
+    ``contact`` is the contact as the source holds it. ``identity`` is its identity
+    on the account with ``external_id`` the id the platform sent (replies go to that
+    id), with the stored identity's ``first_seen_at`` and ``last_inbound_at`` when one
+    matched. ``stored_id`` is the id the contact had on the account (``None`` when it
+    was found by phone).
+    """
+
+    contact: Contact = attrs.field(validator=_of_type(Contact))
+    identity: ChannelIdentity = attrs.field(validator=_of_type(ChannelIdentity))
+    matched_by: WhatsAppMatchKind = attrs.field(converter=_match_kind)
+    stored_id: str | None = attrs.field(default=None, validator=optional_text)
+
+    @property
+    def update(self) -> Contact | None:
+        """What to hand to :meth:`ContactSink.merge <omnimsg.protocols.ContactSink.merge>`
+        so that the contact keeps the id the platform sent, or ``None`` when it has it.
+
+        A contact with only that identity; :func:`~omnimsg.contacts.merge_contacts`
+        puts it in the place of the stored id of the same person, or adds it.
+        """
+        if self.stored_id == self.identity.external_id:
+            return None
+        return Contact(id=self.contact.id, identities=(self.identity,))
+
+
+def find_whatsapp_contact(
+    source: ContactSource, account_id: str, wa_id: str
+) -> WhatsAppMatch | None:
+    """The contact the WhatsApp id ``wa_id`` names on the WhatsApp account ``account_id`` (P16).
+
+    In this order:
+
+    1. a contact whose identity on the account is ``wa_id`` or another id of the same
+       person (:func:`~omnimsg.phones.whatsapp_equivalents`, each also with a ``+``);
+       the id the platform sent first, then the others in that order;
+    2. else a contact without an identity on the account whose phone is the person's
+       number in any of its forms (``+525512345678`` for ``5215512345678``: the
+       numbers :func:`~omnimsg.phones.same_whatsapp_person` accepts).
+
+    A source with ``find_identities(account_id, external_ids)`` and
+    ``find_by_phone(phones, not_on_account=...)``
+    (:class:`~omnimsg.stores.memory.MemoryContactStore`,
+    :class:`~omnimsg.stores.sql.SqlContactSource`) answers each step with one lookup;
+    any other source is asked ``find_identity`` once per candidate id, and read
+    whole (``iter_contacts``) for the phone. A contact the source returns counts
+    only if it really has the identity or the phone.
+
+    Returns a :class:`WhatsAppMatch` whose ``identity`` carries ``wa_id`` as sent
+    (stripped of surrounding spaces), or ``None``.
+
+    Raises:
+        PhoneNumberError: ``wa_id`` is not a WhatsApp id (7 to 15 ASCII digits,
+            optionally after ``+``).
+        InputError: ``account_id`` is empty or not text, or ``source`` is not a
+            contact source or answers with something other than contacts.
+    """
+    if not isinstance(account_id, str) or not account_id:
+        got = show(account_id) if isinstance(account_id, str) else type_name(account_id)
+        raise InputError(f"find_whatsapp_contact: account_id must be non-empty text, got {got}")
+    for method in ("find_identity", "iter_contacts"):
+        if not callable(getattr(source, method, None)):
+            raise InputError(
+                "find_whatsapp_contact: source must be a ContactSource, "
+                f"got {type_name(source)} without {method}"
+            )
+    forms = whatsapp_equivalents(wa_id)
+    sent = wa_id.strip()
+    candidates = tuple(dict.fromkeys((sent, *forms, *("+" + form for form in forms))))
+    contact = _by_identity(source, account_id, candidates)
+    if contact is not None:
+        stored = min(
+            (i for i in contact.identities if _has_id(i, account_id, candidates)),
+            key=lambda i: candidates.index(i.external_id),
+        )
+        kind = (
+            WhatsAppMatchKind.IDENTITY
+            if stored.external_id == sent
+            else WhatsAppMatchKind.EQUIVALENT_ID
+        )
+        identity = attrs.evolve(stored, external_id=sent)
+        return WhatsAppMatch(contact, identity, kind, stored.external_id)
+    phones = tuple("+" + form for form in forms)
+    contact = _by_phone(source, account_id, phones)
+    if contact is None:
+        return None
+    identity = ChannelIdentity(account_id, ChannelKind.WHATSAPP, sent)
+    return WhatsAppMatch(contact, identity, WhatsAppMatchKind.PHONE)
+
+
+def _answer(found: object, method: str) -> Contact | None:
+    if found is not None and not isinstance(found, Contact):
+        raise InputError(
+            f"find_whatsapp_contact: source.{method} returned {type_name(found)}, "
+            "expected a Contact or None"
+        )
+    return found
+
+
+def _has_id(identity: ChannelIdentity, account_id: str, ids: tuple[str, ...]) -> bool:
+    return identity.account_id == account_id and identity.external_id in ids
+
+
+def _holds(contact: Contact | None, account_id: str, ids: tuple[str, ...]) -> bool:
+    return contact is not None and any(_has_id(i, account_id, ids) for i in contact.identities)
+
+
+def _by_identity(source: ContactSource, account_id: str, ids: tuple[str, ...]) -> Contact | None:
+    """The contact with one of ``ids`` on the account, the earliest of ``ids`` first."""
+    lookup = getattr(source, "find_identities", None)
+    if callable(lookup):
+        found = _answer(lookup(account_id, ids), "find_identities")
+        return found if _holds(found, account_id, ids) else None
+    for external_id in ids:
+        found = _answer(source.find_identity(account_id, external_id), "find_identity")
+        if _holds(found, account_id, (external_id,)):
+            return found
+    return None
+
+
+def _by_phone(source: ContactSource, account_id: str, phones: tuple[str, ...]) -> Contact | None:
+    """A contact with one of ``phones`` and no identity on the account (earliest phone,
+    then smallest id)."""
+    lookup = getattr(source, "find_by_phone", None)
+    if callable(lookup):
+        found = _answer(lookup(phones, not_on_account=account_id), "find_by_phone")
+        fits = found is not None and found.phone in phones and found.identity_on(account_id) is None
+        return found if fits else None
+    best: tuple[int, str, Contact] | None = None
+    for contact in source.iter_contacts():
+        _answer(contact, "iter_contacts")
+        if contact.phone in phones and contact.identity_on(account_id) is None:
+            rank = (phones.index(contact.phone), contact.id, contact)
+            if best is None or rank[:2] < best[:2]:
+                best = rank
+    return None if best is None else best[2]

@@ -41,30 +41,45 @@ def _value(value: object, cls: type, name: str) -> None:
         raise InputError(f"{name}: expected {cls.__name__}, got {type(value).__name__}")
 
 
+def _texts(values: object, name: str) -> tuple[str, ...]:
+    """A collection of text (not text itself), as a tuple; else :class:`InputError`."""
+    if isinstance(values, str | bytes) or not isinstance(values, Collection):
+        raise InputError(f"{name}: expected a collection of text, got {type(values).__name__}")
+    found = tuple(values)
+    for value in found:
+        if not isinstance(value, str):
+            raise InputError(f"{name}: expected text, got {type(value).__name__} among them")
+    return found
+
+
 class MemoryContactStore:
-    """Contacts in a dict, in insertion order, indexed by their channel identities.
+    """Contacts in a dict, in insertion order, indexed by their channel identities and phones.
 
     A :class:`~omnimsg.protocols.ContactSource` and a
     :class:`~omnimsg.protocols.ContactSink`. ``add`` of an id it already holds
     merges (an upsert, :func:`~omnimsg.contacts.merge_contacts`), so it also serves
-    imports run without de-duplication.
+    imports run without de-duplication. :meth:`find_identities` and
+    :meth:`find_by_phone` answer :func:`~omnimsg.audiences.ids.find_whatsapp_contact`
+    (P16) from the indexes.
 
     Raises:
         InputError: two different contacts claim the same identity on one account.
     """
 
-    __slots__ = ("_accounts", "_by_identity", "_contacts")
+    __slots__ = ("_accounts", "_by_identity", "_by_phone", "_contacts")
 
     def __init__(self, contacts: Iterable[Contact] = ()) -> None:
         self._contacts: dict[str, Contact] = {}
         self._by_identity: dict[tuple[str, str], str] = {}
+        self._by_phone: dict[str, list[str]] = {}
         self._accounts: dict[str, set[str]] = {}
         if isinstance(contacts, str | bytes) or not isinstance(contacts, Iterable):
             raise InputError(f"contacts: expected contacts, got {type(contacts).__name__}")
         for contact in contacts:
             self.add(contact)
 
-    def _index(self, contact: Contact) -> None:
+    def _store(self, contact: Contact, previous: Contact | None) -> None:
+        """Keep ``contact`` in place of ``previous`` (its earlier version), indexes too."""
         for identity in contact.identities:
             key = (identity.account_id, identity.external_id)
             owner = self._by_identity.get(key)
@@ -73,17 +88,28 @@ class MemoryContactStore:
                     f"contacts {owner!r} and {contact.id!r} both claim id "
                     f"{identity.external_id!r} on account {identity.account_id!r}"
                 )
+        if previous is not None:
+            kept = {(i.account_id, i.external_id) for i in contact.identities}
+            for identity in previous.identities:
+                key = (identity.account_id, identity.external_id)
+                if key not in kept:
+                    # A WhatsApp id replaced by the same person's later one (P16).
+                    del self._by_identity[key]
+                    self._accounts[identity.external_id].discard(identity.account_id)
+            if previous.phone is not None and previous.phone != contact.phone:
+                self._by_phone[previous.phone].remove(contact.id)
         for identity in contact.identities:
             self._by_identity[(identity.account_id, identity.external_id)] = contact.id
             self._accounts.setdefault(identity.external_id, set()).add(identity.account_id)
+        if contact.phone is not None and (previous is None or previous.phone != contact.phone):
+            self._by_phone.setdefault(contact.phone, []).append(contact.id)
+        self._contacts[contact.id] = contact
 
     def add(self, contact: Contact, /) -> None:
         """Keep a new contact (or merge it into the one with its id)."""
         _value(contact, Contact, "contact")
         existing = self._contacts.get(contact.id)
-        stored = contact if existing is None else merge_contacts(existing, contact)
-        self._index(stored)
-        self._contacts[contact.id] = stored
+        self._store(contact if existing is None else merge_contacts(existing, contact), existing)
 
     def merge(self, existing_id: str, contact: Contact, /) -> None:
         """Fold ``contact`` into the stored contact ``existing_id``.
@@ -95,9 +121,7 @@ class MemoryContactStore:
         existing = self._contacts.get(_key(existing_id, "existing_id"))
         if existing is None:
             raise InputError(f"merge: no contact {existing_id!r} was added to this store")
-        merged = merge_contacts(existing, contact)
-        self._index(merged)
-        self._contacts[existing_id] = merged
+        self._store(merge_contacts(existing, contact), existing)
 
     def iter_contacts(self) -> Iterator[Contact]:
         """Every contact, in the order first added."""
@@ -112,6 +136,38 @@ class MemoryContactStore:
         key = (_key(account_id, "account_id"), _key(external_id, "external_id"))
         owner = self._by_identity.get(key)
         return None if owner is None else self._contacts[owner]
+
+    def find_identities(self, account_id: str, external_ids: Collection[str], /) -> Contact | None:
+        """The contact with any of ``external_ids`` on ``account_id``, or ``None``.
+
+        The earliest of ``external_ids`` that some contact has wins.
+        """
+        account = _key(account_id, "account_id")
+        for external_id in _texts(external_ids, "external_ids"):
+            owner = self._by_identity.get((account, external_id))
+            if owner is not None:
+                return self._contacts[owner]
+        return None
+
+    def find_by_phone(
+        self, phones: Collection[str], /, *, not_on_account: str | None = None
+    ) -> Contact | None:
+        """A contact whose phone is one of ``phones``, or ``None``.
+
+        The earliest of ``phones`` that some contact has wins, and among the contacts
+        with it the first by id. With ``not_on_account``, contacts with an identity on
+        that account are passed over.
+        """
+        account = None if not_on_account is None else _key(not_on_account, "not_on_account")
+        for phone in _texts(phones, "phones"):
+            owners = [
+                self._contacts[cid]
+                for cid in self._by_phone.get(phone, ())
+                if account is None or self._contacts[cid].identity_on(account) is None
+            ]
+            if owners:
+                return min(owners, key=lambda contact: contact.id)
+        return None
 
     def accounts_for(self, external_id: str, /) -> Collection[str]:
         """The accounts on which some contact has ``external_id``."""

@@ -60,8 +60,10 @@ contacts = sa.Table(
     sa.Column("conversation_status", sa.Text),
     sa.Column("last_interacted_channel", sa.Text),
     sa.Column("created_at", Instant()),
+    sa.Index("ix_contacts_phone", "phone"),
 )
-"""One row per contact; the standard fields, ``NULL`` when missing."""
+"""One row per contact; the standard fields, ``NULL`` when missing. Phones are indexed:
+a WhatsApp inbound is matched to a contact by its number (P16)."""
 
 
 def _contact_id() -> sa.Column[str]:

@@ -7,7 +7,8 @@ with one ``IN`` query per table, and the contacts are built with
 :meth:`Contact.trusted <omnimsg.contacts.Contact.trusted>`, which trusts the rows as
 :func:`~omnimsg.stores.sql.load_contacts` wrote them. A segment is pushed down to
 the database (:func:`~omnimsg.segments.sql.segment_clause`), so only its contacts are
-read at all.
+read at all. The lookups of a WhatsApp inbound (SPEC P16, ``find_identities`` and
+``find_by_phone``) are one ``IN`` query each.
 """
 
 from __future__ import annotations
@@ -109,6 +110,23 @@ def _storable(value: object, name: str) -> bool:
     return text_problem(value) is None
 
 
+_MAX_LOOKUP_VALUES = 1000
+"""The most values ``find_identities`` and ``find_by_phone`` take (one IN list)."""
+
+
+def _lookup_values(values: object, name: str) -> list[str]:
+    """The distinct storable texts of a collection, in order; else :class:`InputError`."""
+    if isinstance(values, str | bytes) or not isinstance(values, Collection):
+        raise InputError(f"{name}: expected a collection of text, got {type(values).__name__}")
+    if len(values) > _MAX_LOOKUP_VALUES:
+        raise InputError(f"{name}: at most {_MAX_LOOKUP_VALUES} values, got {len(values):,}")
+    wanted: dict[str, None] = {}
+    for value in values:
+        if _storable(value, name):
+            wanted.setdefault(value)
+    return list(wanted)
+
+
 class _Queries:
     """The statements a source runs, built once from its tables."""
 
@@ -156,6 +174,25 @@ class _Queries:
             .limit(1)
         )
         self.accounts = sa.select(account).where(external == sa.bindparam("external")).distinct()
+        # P16 lookups: one IN query each, at most one row per value asked about.
+        self.find_among = (
+            sa.select(external, sa.func.min(self.identity_owner))
+            .where(
+                account == sa.bindparam("account"),
+                external.in_(sa.bindparam("values", expanding=True)),
+            )
+            .group_by(external)
+        )
+        phone = self.person[_PERSON.index("phone")]
+        self.phones = (
+            sa.select(phone, sa.func.min(self.person_id))
+            .where(phone.in_(sa.bindparam("values", expanding=True)))
+            .group_by(phone)
+        )
+        on_account = sa.exists().where(
+            self.identity_owner == self.person_id, account == sa.bindparam("account")
+        )
+        self.phones_not_on = self.phones.where(~on_account)
 
     def people(self, where: sa.ColumnElement[bool] | None = None) -> sa.Select[Any]:
         select = sa.select(*self.person)
@@ -272,6 +309,52 @@ class SqlContactSource:
                 self._queries.find, {"account": account_id, "external": external_id}
             ).scalar()
         return None if found is None else self.get_contact(found)
+
+    def find_identities(self, account_id: str, external_ids: Collection[str], /) -> Contact | None:
+        """The contact with any of ``external_ids`` on ``account_id``, or ``None``.
+
+        One query (``external_id IN (...)``, on the index of external ids). The
+        earliest of ``external_ids`` that some contact has wins; when several
+        contacts share it, the first by id. At most 1,000 ids.
+        """
+        wanted = _lookup_values(external_ids, "external_ids")
+        if not (_storable(account_id, "account_id") and wanted):
+            return None
+        where = "SqlContactSource.find_identities"
+        with database_errors(where), self._connection() as conn:
+            rows = conn.execute(self._queries.find_among, {"account": account_id, "values": wanted})
+            found: dict[str, str] = dict(rows.all())
+        return self._first(found, wanted)
+
+    def find_by_phone(
+        self, phones: Collection[str], /, *, not_on_account: str | None = None
+    ) -> Contact | None:
+        """A contact whose phone is one of ``phones`` (E.164, as stored), or ``None``.
+
+        One query (``phone IN (...)``). The earliest of ``phones`` that some contact
+        has wins, and among the contacts with it the first by id. With
+        ``not_on_account``, contacts with an identity on that account are passed
+        over. At most 1,000 phones.
+        """
+        wanted = _lookup_values(phones, "phones")
+        # An account no database can hold has no identities: it passes no one over.
+        passing_over = not_on_account is not None and _storable(not_on_account, "not_on_account")
+        if not wanted:
+            return None
+        q = self._queries
+        query, values = (
+            (q.phones_not_on, {"values": wanted, "account": not_on_account})
+            if passing_over
+            else (q.phones, {"values": wanted})
+        )
+        with database_errors("SqlContactSource.find_by_phone"), self._connection() as conn:
+            found: dict[str, str] = dict(conn.execute(query, values).all())
+        return self._first(found, wanted)
+
+    def _first(self, found: Mapping[str, str], wanted: Sequence[str]) -> Contact | None:
+        """The contact of the earliest value of ``wanted`` that ``found`` has."""
+        owner = next((found[value] for value in wanted if value in found), None)
+        return None if owner is None else self.get_contact(owner)
 
     def accounts_for(self, external_id: str, /) -> Collection[str]:
         """The accounts on which some contact has ``external_id``."""
