@@ -320,6 +320,30 @@ def ex(name: str) -> Any:
     return _EXAMPLES[name]
 
 
+def _limit_history() -> Any:
+    """A small WhatsApp history for the limit engine (P2-P4)."""
+    return api("policy.LimitHistory")(
+        deliveries=[api("policy.Delivery")(NOW - timedelta(hours=2), "u1", "wa-1")],
+        quality=[api("policy.QualityChange")(NOW - timedelta(days=1), "high")],
+        verified_at=NOW - timedelta(days=3),
+        starts=[api("policy.Start")(NOW - timedelta(days=10))],
+    )
+
+
+def _limit_status() -> Any:
+    return api("policy.messaging_limit")(
+        api("TierPolicy")([1000, 10_000, 100_000, None]), _limit_history(), at=NOW
+    )
+
+
+def _official() -> Any:
+    return api("load_profile")("official")
+
+
+def _rules_view() -> Any:
+    return api("channels.rules_as_of")(_official(), "whatsapp", NOW)
+
+
 def _send_request() -> object:
     from omnimsg.transports import SendRequest
 
@@ -399,6 +423,12 @@ BY_NAME: dict[str, Factory] = {
     "until": lambda env: NOW,
     "usage": lambda env: api("SenderUsage")(),
     "values": lambda env: {"first_name": "Ana"},
+    "history": lambda env: _limit_history(),
+    "setting": lambda env: "window",
+    "phones": lambda env: ("+34600000001",),
+    "external_ids": lambda env: ("34600000001",),
+    "wa_id": lambda env: "34600000001",
+    "policy_at": lambda env: api("TierPolicy")([1000, 10_000, 100_000, None]),
 }
 OVERRIDES: dict[tuple[str, str], Factory] = {
     ("parse_segment", "data"): lambda env: ex("segment_data"),
@@ -437,6 +467,7 @@ OVERRIDES: dict[tuple[str, str], Factory] = {
         )
     },
     ("receive_reply", "text"): lambda env: "S",
+    ("find_whatsapp_contact", "source"): lambda env: _store(ex("ana"), ex("bob")),
     ("classify_reply", "text"): lambda env: "STOP",
 }
 
@@ -510,6 +541,21 @@ INSTANCES: dict[str, Factory] = {
     "Snippet": lambda env: ex("snippet"),
     "SystemClock": lambda env: api("SystemClock")(),
     "TierPolicy": lambda env: api("TierPolicy")([1000, 10_000, 100_000, None]),
+    "WhatsAppMatch": lambda env: api("audiences.find_whatsapp_contact")(
+        _store(ex("ana")), "wa-1", "+34600000001"
+    ),
+    "FrequencyLimit": lambda env: api("channels.FrequencyLimit")(3, timedelta(hours=24)),
+    "RegionRule": lambda env: api("channels.RegionRule")("US", ["305"]),
+    "ChannelTimeline": lambda env: api("channels.channel_timeline")(_official(), "whatsapp"),
+    "RulesView": lambda env: _rules_view(),
+    "RulePeriod": lambda env: _rules_view().rules[0],
+    "RuleChange": lambda env: _rules_view().last_change[0],
+    "Delivery": lambda env: _limit_history().deliveries[0],
+    "QualityChange": lambda env: _limit_history().quality[0],
+    "Start": lambda env: _limit_history().starts[0],
+    "LimitHistory": lambda env: _limit_history(),
+    "LimitStatus": lambda env: _limit_status(),
+    "TierChange": lambda env: _limit_status().changes[0],
 }
 
 

@@ -199,3 +199,26 @@ def test_x1_p14_opt_out_scope_and_account_rates_resolve() -> None:
     ).capabilities("sms", as_of=date(2026, 1, 1))
     assert caps.opt_out_scope == "all"
     assert dict(caps.account_rates) == {"toll_free": 3.0, "short_code": 100.0}
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        ({"unanswered_cap": 0}, "unanswered_cap"),
+        ({"event_outbound_cap": -1}, "event_outbound_cap"),
+        ({"monthly_quota": 0}, "monthly_quota"),
+        ({"recipient_interval": timedelta(0)}, "recipient_interval"),
+        ({"event_window": timedelta(seconds=-1)}, "event_window"),
+        ({"group_rate_per_minute": float("inf")}, "group_rate_per_minute"),
+        ({"group_rate_per_minute": 0.0}, "group_rate_per_minute"),
+    ],
+)
+def test_p5_p8_p9_p10_p11_capabilities_refuse_values_no_rule_can_count(
+    settings: dict[str, object], words: str
+) -> None:
+    """Built in code, not from a file: a cap below one, a duration that is not positive
+    or a rate that is not a positive number is refused when the value is built."""
+    from omnimsg import ChannelCapabilities, InputError
+
+    with pytest.raises(InputError, match=words):
+        ChannelCapabilities("viber", **settings)  # type: ignore[arg-type]

@@ -4,8 +4,10 @@ from omnimsg.channels.capabilities import (
     ChannelCapabilities,
     ContentLimits,
     DoubleOptIn,
+    FrequencyLimit,
     KeywordSet,
     QuietHours,
+    RegionRule,
     TierPolicy,
 )
 from omnimsg.channels.kinds import (
@@ -16,18 +18,36 @@ from omnimsg.channels.kinds import (
     TextUnit,
     parse_channel_kind,
 )
+from omnimsg.channels.timeline import (
+    ChannelTimeline,
+    RuleChange,
+    RulePeriod,
+    RulesView,
+    channel_timeline,
+    platform_rules_markdown,
+    rules_as_of,
+)
 
 __all__ = [
     "AfterWindow",
     "ChannelCapabilities",
     "ChannelKind",
+    "ChannelTimeline",
     "ContentLimits",
     "DoubleOptIn",
+    "FrequencyLimit",
     "KeywordSet",
     "MediaDelivery",
     "Mode",
     "QuietHours",
+    "RegionRule",
+    "RuleChange",
+    "RulePeriod",
+    "RulesView",
     "TextUnit",
     "TierPolicy",
+    "channel_timeline",
     "parse_channel_kind",
+    "platform_rules_markdown",
+    "rules_as_of",
 ]

@@ -7,6 +7,7 @@ Nothing here parses files (see :mod:`omnimsg.channels.schema`) or reads the cloc
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -348,7 +349,8 @@ class ChannelCapabilities:
     ``opt_out_scope`` ``"all"`` makes an opt-out end every business-initiated message
     (X1, P13); ``account_rates`` gives the send rate of each sender class (P14);
     ``regions`` holds stricter rules by the recipient's number (P12). ``uncertain``
-    names the settings in force whose values sources disagree on.
+    names the settings in force whose values sources disagree on. The broadcast
+    planner applies ``regions`` and ``account_rates``; decisions the rest.
 
     Adding a setting takes two edits: a field here and one of the same name in
     :class:`~omnimsg.channels.schema.ChannelSpec`; the registry copies fields by name.
@@ -393,3 +395,19 @@ class ChannelCapabilities:
 
     def __attrs_post_init__(self) -> None:
         _check_types(self)
+        for name in ("unanswered_cap", "event_outbound_cap", "monthly_quota"):
+            count = getattr(self, name)
+            if count is not None and count < 1:
+                raise InputError(f"{name}: expected a whole number of at least 1, got {count}")
+        for name in (
+            "unanswered_period",
+            "event_window",
+            "recipient_interval",
+            "free_reply_window",
+        ):
+            span = getattr(self, name)
+            if span is not None and span <= timedelta(0):
+                raise InputError(f"{name}: expected a positive duration, got {span}")
+        rate = self.group_rate_per_minute
+        if rate is not None and not (0 < rate < math.inf):
+            raise InputError(f"group_rate_per_minute: expected a positive number, got {rate}")

@@ -390,6 +390,11 @@ def _capabilities(
     return ChannelCapabilities(kind=kind, **fields)
 
 
+def _spec(instance: object, attribute: object, value: ProfileSpec) -> None:
+    if not isinstance(value, ProfileSpec):
+        raise InputError(f"Profile.spec: expected a ProfileSpec, got {type(value).__name__}")
+
+
 @attrs.frozen
 class Profile:
     """A named, validated bundle of channel capabilities (SPEC W8).
@@ -398,7 +403,7 @@ class Profile:
     :meth:`derive`. ``raw`` is the merged data the profile was validated from.
     """
 
-    spec: ProfileSpec
+    spec: ProfileSpec = attrs.field(validator=_spec)
     raw: Mapping[str, Any] = attrs.field(repr=False)
     source: str = "<dict>"
     _cache: dict[tuple[ChannelKind, int], ChannelCapabilities] = attrs.field(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
@@ -32,9 +32,9 @@ from omnimsg.channels.schema import ChannelSpec, ContentSpec, DatedEntry, TierSp
 from omnimsg.errors import InputError, UnknownChannelError
 
 __all__ = [
-    "Change",
     "ChannelTimeline",
-    "Period",
+    "RuleChange",
+    "RulePeriod",
     "RulesView",
     "channel_timeline",
     "instant_text",
@@ -69,7 +69,7 @@ _PLATFORM_NAMES: Mapping[ChannelKind, str] = {
 
 
 @attrs.frozen
-class Period:
+class RulePeriod:
     """One value of one setting and the span in which it is in force (SPEC section 7).
 
     Attributes:
@@ -102,7 +102,7 @@ class Period:
 
 
 @attrs.frozen
-class Change:
+class RuleChange:
     """One setting changing at one instant: from ``before`` to ``after``.
 
     ``before`` is ``None`` when the setting had no value until ``at`` (a rule that
@@ -111,8 +111,8 @@ class Change:
 
     setting: str
     at: datetime
-    before: Period | None
-    after: Period | None
+    before: RulePeriod | None
+    after: RulePeriod | None
 
     @property
     def value_changed(self) -> bool:
@@ -142,10 +142,10 @@ class RulesView:
     profile: str
     kind: ChannelKind
     at: datetime
-    rules: tuple[Period, ...]
-    last_change: tuple[Change, ...]
-    next_change: tuple[Change, ...]
-    retired: Period | None
+    rules: tuple[RulePeriod, ...]
+    last_change: tuple[RuleChange, ...]
+    next_change: tuple[RuleChange, ...]
+    retired: RulePeriod | None
 
     @property
     def last_change_at(self) -> datetime | None:
@@ -158,20 +158,30 @@ class RulesView:
         return self.next_change[0].at if self.next_change else None
 
 
-def _changes(periods: tuple[Period, ...]) -> tuple[Change, ...]:
+def _changes(periods: tuple[RulePeriod, ...]) -> tuple[RuleChange, ...]:
     """Every instant a setting's value starts or ends, sorted by instant then setting."""
     order = {setting: i for i, setting in enumerate(dict.fromkeys(p.setting for p in periods))}
-    by_setting: dict[str, list[Period]] = {}
+    by_setting: dict[str, list[RulePeriod]] = {}
     for period in periods:
         by_setting.setdefault(period.setting, []).append(period)
-    changes: list[Change] = []
+    changes: list[RuleChange] = []
     for setting, group in by_setting.items():
         ending = {p.end: p for p in group if p.end is not None}
         starting = {p.start: p for p in group if p.start is not None}
         for at in sorted(ending.keys() | starting.keys()):
-            changes.append(Change(setting, at, ending.get(at), starting.get(at)))
+            changes.append(RuleChange(setting, at, ending.get(at), starting.get(at)))
     changes.sort(key=lambda c: (c.at, order[c.setting]))
     return tuple(changes)
+
+
+def _rule_periods(value: object) -> tuple[RulePeriod, ...]:
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise InputError(f"periods: expected a sequence of RulePeriod, got {type(value).__name__}")
+    periods = tuple(value)
+    for i, period in enumerate(periods):
+        if not isinstance(period, RulePeriod):
+            raise InputError(f"periods[{i}]: expected a RulePeriod, got {type(period).__name__}")
+    return periods
 
 
 @attrs.frozen
@@ -192,9 +202,9 @@ class ChannelTimeline:
 
     profile: str
     kind: ChannelKind
-    periods: tuple[Period, ...]
+    periods: tuple[RulePeriod, ...] = attrs.field(converter=_rule_periods)
     sources: tuple[str, ...] = ()
-    changes: tuple[Change, ...] = attrs.field(init=False)
+    changes: tuple[RuleChange, ...] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "changes", _changes(self.periods))
@@ -204,12 +214,12 @@ class ChannelTimeline:
         """The settings' dotted paths, in order."""
         return tuple(dict.fromkeys(p.setting for p in self.periods))
 
-    def periods_of(self, setting: str) -> tuple[Period, ...]:
+    def periods_of(self, setting: str) -> tuple[RulePeriod, ...]:
         """The periods of one setting, by start; empty for a setting the channel lacks."""
         return tuple(p for p in self.periods if p.setting == setting)
 
     @property
-    def retirement(self) -> Period | None:
+    def retirement(self) -> RulePeriod | None:
         """The first period in which the channel is retired (``retired`` true); ``None``
         if it never is. Its ``start`` is the date of retirement (``None``: always)."""
         return next((p for p in self.periods_of(_RETIRED) if p.value is True), None)
@@ -260,7 +270,7 @@ def _duration_text(value: timedelta) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """``value`` as plain data fit for JSON (see :attr:`Period.value`)."""
+    """``value`` as plain data fit for JSON (see :attr:`RulePeriod.value`)."""
     if isinstance(value, Enum):
         return _plain(value.value)
     if value is None or isinstance(value, bool | int | str):
@@ -306,17 +316,17 @@ def _settings(model: BaseModel, prefix: str) -> Iterator[tuple[str, Any, bool]]:
             yield path, value, name in model.model_fields_set
 
 
-def _periods(spec: ChannelSpec) -> Iterator[Period]:
+def _periods(spec: ChannelSpec) -> Iterator[RulePeriod]:
     channel_source = "; ".join(spec.sources) or None
     flagged = set(spec.uncertain)
     for path, value, stated in _settings(spec, ""):
         if not _is_dated(value):
             source = channel_source if stated else None
-            yield Period(path, None, None, _plain(value), source, path in flagged, not stated)
+            yield RulePeriod(path, None, None, _plain(value), source, path in flagged, not stated)
             continue
         entries: list[DatedEntry[Any]] = value
         periods = [
-            Period(
+            RulePeriod(
                 path,
                 None if e.effective_from is None else instant_of(e.effective_from),
                 None if e.effective_to is None else instant_of(e.effective_to),
@@ -405,7 +415,7 @@ def _text(value: Any, nested: bool) -> str:
 
 
 def value_text(value: Any) -> str:
-    """A :attr:`Period.value` in words: ``-`` for none, ``yes``/``no``, ``4,096``, lists
+    """A :attr:`RulePeriod.value` in words: ``-`` for none, ``yes``/``no``, ``4,096``, lists
     joined by `` / `` (none in a list: ``unlimited``), tables as ``key: value; key: value``."""
     return _text(value, False)
 

@@ -16,8 +16,8 @@ from rich.text import Text
 
 from omnimsg import SystemClock
 from omnimsg.channels.timeline import (
-    Change,
-    Period,
+    RuleChange,
+    RulePeriod,
     RulesView,
     instant_text,
     platform_rules_markdown,
@@ -62,7 +62,7 @@ def _instant_json(at: datetime | None) -> str | None:
     return None if at is None else at.astimezone(UTC).isoformat()
 
 
-def _period_json(period: Period | None) -> dict[str, Any] | None:
+def _period_json(period: RulePeriod | None) -> dict[str, Any] | None:
     if period is None:
         return None
     return {
@@ -75,7 +75,7 @@ def _period_json(period: Period | None) -> dict[str, Any] | None:
     }
 
 
-def _changes_json(changes: tuple[Change, ...]) -> dict[str, Any] | None:
+def _changes_json(changes: tuple[RuleChange, ...]) -> dict[str, Any] | None:
     if not changes:
         return None
     return {
@@ -91,7 +91,7 @@ def _changes_json(changes: tuple[Change, ...]) -> dict[str, Any] | None:
     }
 
 
-def _stated(view: RulesView) -> tuple[Period, ...]:
+def _stated(view: RulesView) -> tuple[RulePeriod, ...]:
     return tuple(period for period in view.rules if not period.default)
 
 
@@ -108,7 +108,7 @@ def rules_json(view: RulesView) -> dict[str, Any]:
     }
 
 
-def _value_cell(period: Period | None, note: str = "") -> Text:
+def _value_cell(period: RulePeriod | None, note: str = "") -> Text:
     if period is None:
         return styled(_NO_VALUE, "dim")
     cell = styled(value_text(period.value))
@@ -121,7 +121,7 @@ def _value_cell(period: Period | None, note: str = "") -> Text:
     return cell
 
 
-def _print_changes(output: Output, heading: str, changes: tuple[Change, ...]) -> None:
+def _print_changes(output: Output, heading: str, changes: tuple[RuleChange, ...]) -> None:
     output.blank()
     if not changes:
         output.line(styled(heading, "bold"), ": none known")
