@@ -1,4 +1,5 @@
-"""The main job on the embedded default: profiles, decisions, the command line, a plan.
+"""The main job on the embedded default: profiles, decisions, the platforms' dated rules,
+the command line, a plan.
 
 Run with ``make demo``. Every instant is fixed, so the output is the same on every run.
 The command line part needs the ``cli`` extra (``pip install 'omnimsg[cli]'``, which
@@ -26,6 +27,8 @@ from zoneinfo import ZoneInfo
 from winter_contacts import write_csv
 
 from omnimsg import AccountState, ConversationState, Message, decide, load_profile
+from omnimsg.channels import rules_as_of
+from omnimsg.channels.timeline import value_text
 from omnimsg.cli import main as cli
 from omnimsg.delivery import Dispatcher
 from omnimsg.stores.sqlite import SqliteStore
@@ -50,6 +53,41 @@ def embedded() -> None:
         caps = respondio.capabilities(kind, as_of=NOW)
         decision = decide(caps, state, hello, now=NOW, account=AccountState())
         print(f"{kind.value:16} {decision.explain()}")
+
+
+def official_rules() -> None:
+    banner("the platforms' own rules, as of a date (official profile)")
+    official = load_profile("official")
+
+    def wrote(day: datetime, sent: int = 0) -> ConversationState:
+        """A contact who wrote 3 hours before ``day``, sent ``sent`` messages since."""
+        return ConversationState(
+            last_inbound_at=day - timedelta(hours=3), outbound_since_inbound=sent
+        )
+
+    for day in (datetime(2023, 6, 11, 12, tzinfo=UTC), datetime(2023, 6, 12, 12, tzinfo=UTC)):
+        caps = official.capabilities("wechat", as_of=day)
+        decision = decide(caps, wrote(day, 5), Message(text="More news"), now=day)
+        print(f"wechat {day.date()}: 6th message in the 48 h window: {decision.explain()}")
+    tagged = Message(text="20% off this week", tag="HUMAN_AGENT", marketing=True)
+    caps = official.capabilities("messenger", as_of=NOW)
+    print("messenger promo under HUMAN_AGENT:", decide(caps, wrote(NOW), tagged, now=NOW).explain())
+    for day in (datetime(2024, 7, 30, tzinfo=UTC), datetime(2024, 7, 31, tzinfo=UTC)):
+        caps = official.capabilities("google_business", as_of=day)
+        decision = decide(caps, wrote(day), Message(text="Hello"), now=day)
+        print(f"google_business {day.date()}: {decision.explain()}")
+    view = rules_as_of(official, "whatsapp", datetime(2024, 5, 1, tzinfo=UTC))
+    print("whatsapp messaging limits on 2024-05-01 (omnimsg rules whatsapp --as-of 2024-05-01):")
+    for rule in view.rules:
+        if rule.setting in ("tiers.version", "tiers.limits", "tiers.scope"):
+            print(f"  {rule.setting:14} {value_text(rule.value)}")
+    for label, changes in (("changed", view.last_change), ("changes", view.next_change)):
+        when = changes[0].at.date()
+        moved = [c for c in changes if c.setting in ("tiers.version", "tiers.limits")]
+        for change in moved:
+            before = "-" if change.before is None else value_text(change.before.value)
+            after = "-" if change.after is None else value_text(change.after.value)
+            print(f"  {label} {when}: {change.setting} {before} -> {after}")
 
 
 def command_line() -> None:
@@ -213,6 +251,7 @@ def dispatch(plan_file: Path) -> None:
 
 if __name__ == "__main__":
     embedded()
+    official_rules()
     command_line()
     segment()
     plan()
