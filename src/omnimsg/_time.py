@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from omnimsg.errors import InputError, NaiveDatetimeError
 
-__all__ = ["MAX_DURATION", "parse_duration", "require_aware", "require_instant"]
+__all__ = ["MAX_DURATION", "duration_text", "parse_duration", "require_aware", "require_instant"]
 
 MAX_DURATION = timedelta(days=3660)
 """The longest duration :func:`parse_duration` accepts: about ten years.
@@ -169,3 +169,18 @@ def _part_microseconds(whole: str, fraction: str, unit: int) -> int:
     if fraction:
         micro += (int(fraction) * unit * 2 + scale) // (2 * scale)
     return micro
+
+
+def duration_text(value: timedelta) -> str:
+    """``24h``, ``7d``, ``1h30m``, ``90s``: days only from three days up, as profiles write them."""
+    if value < timedelta(0):
+        return "-" + duration_text(-value)
+    seconds, micro = divmod(value // timedelta(microseconds=1), 1_000_000)
+    if micro:
+        return f"{value.total_seconds():g}s"
+    if seconds and seconds % 86400 == 0 and seconds >= 3 * 86400:
+        return f"{seconds // 86400}d"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    return "".join(parts) or "0s"

@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 from pydantic import BaseModel
 
-from omnimsg._time import require_instant
+from omnimsg._time import duration_text, require_instant
 from omnimsg.channels.kinds import ChannelKind, parse_channel_kind
 from omnimsg.channels.registry import Profile
 from omnimsg.channels.schema import ChannelSpec, ContentSpec, DatedEntry, TierSpec, instant_of
@@ -257,18 +257,6 @@ def _instant(as_of: object) -> datetime:
     raise InputError(f"as_of: expected an aware datetime or a date, got {kind}")
 
 
-def _duration_text(value: timedelta) -> str:
-    """``24h``, ``7d``, ``1h30m``, ``90s``: days only from three days up, as profiles write them."""
-    seconds, micro = divmod(value // timedelta(microseconds=1), 1_000_000)
-    if micro or seconds <= 0:
-        return f"{value.total_seconds():g}s"
-    if seconds % 86400 == 0 and seconds >= 3 * 86400:
-        return f"{seconds // 86400}d"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return "".join(f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n)
-
-
 def _plain(value: Any) -> Any:
     """``value`` as plain data fit for JSON (see :attr:`RulePeriod.value`)."""
     if isinstance(value, Enum):
@@ -280,7 +268,7 @@ def _plain(value: Any) -> Any:
             return str(value)
         return int(value) if value.is_integer() else value
     if isinstance(value, timedelta):
-        return _duration_text(value)
+        return duration_text(value)
     if isinstance(value, time):
         return value.isoformat(timespec="seconds" if value.second else "minutes")
     if isinstance(value, date):  # a datetime too

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from omnimsg import ChannelCapabilities
+from omnimsg._time import duration_text
 
 __all__ = ["Setting", "capabilities_json", "duration_text", "setting_rows", "value_json"]
 
@@ -33,21 +34,6 @@ class Setting:
     name: str
     value: str
     enforced: bool
-
-
-def duration_text(value: timedelta) -> str:
-    """``24h``, ``7d``, ``1h30m``, ``90s``: days only from three days up, as profiles write them."""
-    if value < timedelta(0):
-        return "-" + duration_text(-value)
-    seconds, micro = divmod(value // timedelta(microseconds=1), 1_000_000)
-    if micro:
-        return f"{value.total_seconds():g}s"
-    if seconds and seconds % 86400 == 0 and seconds >= 3 * 86400:
-        return f"{seconds // 86400}d"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
-    return "".join(parts) or "0s"
 
 
 def _number_text(value: int | float) -> str:
