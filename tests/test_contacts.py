@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -16,6 +16,7 @@ from omnimsg import (
     SubscriptionStatus,
     UnknownChannelError,
 )
+from omnimsg.contacts import ChannelIdentity, merge_contacts
 from omnimsg.phones import normalize_phone, parse_phone, phone_region, phone_time_zones
 
 
@@ -132,3 +133,25 @@ def test_an_unknown_channel_names_the_field() -> None:
 def test_a_bad_default_region_is_an_input_error() -> None:
     with pytest.raises(InputError, match="default_region"):
         Contact.from_dict({"id": "a"}, default_region=1)  # type: ignore[arg-type]
+
+
+def test_p16_a_merge_keeps_the_whatsapp_id_of_the_latest_inbound_message() -> None:
+    """SPEC P16: replies go to the id the platform sent last; an import carrying an
+    older form of the same person's id does not replace the newer one."""
+    newer = datetime(2026, 1, 5, tzinfo=UTC)
+    older = datetime(2024, 1, 5, tzinfo=UTC)
+    wa = ChannelKind.WHATSAPP
+    stored = Contact(
+        id="c1", identities=(ChannelIdentity("wa-1", wa, "525512345678", last_inbound_at=newer),)
+    )
+    stale = Contact(
+        id="c1", identities=(ChannelIdentity("wa-1", wa, "5215512345678", last_inbound_at=older),)
+    )
+    fresh = Contact(
+        id="c1",
+        identities=(
+            ChannelIdentity("wa-1", wa, "5215512345678", last_inbound_at=newer + timedelta(days=1)),
+        ),
+    )
+    assert [i.external_id for i in merge_contacts(stored, stale).identities] == ["525512345678"]
+    assert [i.external_id for i in merge_contacts(stored, fresh).identities] == ["5215512345678"]

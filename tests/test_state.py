@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -219,3 +220,25 @@ def test_stored_strings_and_offsets_are_converted() -> None:
         2026,
         11,
     )
+
+
+def test_w5_p8_a_late_inbound_webhook_keeps_the_sends_made_after_it() -> None:
+    """SPEC W5, P8: five messages went after 10:05; the webhook of a message written at
+    10:05 arrives late. The cap stays reached: the sends after it still count."""
+    t = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    state = ConversationState().after_inbound(t, now=t)
+    for minute in range(10, 15):
+        state = state.after_outbound(t + timedelta(minutes=minute))
+    late = state.after_inbound(t + timedelta(minutes=5), now=t + timedelta(minutes=20))
+    assert late.last_inbound_at == t + timedelta(minutes=5)
+    assert late.outbound_since_inbound == 5
+    fresh = state.after_inbound(t + timedelta(minutes=30), now=t + timedelta(minutes=30))
+    assert fresh.outbound_since_inbound == 0
+
+
+def test_b14_a_known_quality_rating_sets_quality_low_both_ways() -> None:
+    """SPEC B14, P3: a rating that recovers from low lifts quality_low with it."""
+    low = AccountState(quality="low")
+    assert low.quality_low
+    assert not attrs.evolve(low, quality="high").quality_low
+    assert AccountState(quality_low=True).quality_low  # no rating: the flag as given

@@ -152,8 +152,9 @@ class AccountState:
     paid_extra_messages: bool = attrs.field(default=False, converter=_paid_extra)
 
     def __attrs_post_init__(self) -> None:
-        if self.quality in ("low", "flagged") and not self.quality_low:
-            object.__setattr__(self, "quality_low", True)
+        if self.quality is not None:
+            # A known rating decides: a rating that recovers lifts quality_low too.
+            object.__setattr__(self, "quality_low", self.quality in ("low", "flagged"))
         for count, month in (
             ("chatbot_initiated_count", "chatbot_month"),
             ("quota_count", "quota_month"),

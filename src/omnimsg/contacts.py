@@ -605,8 +605,15 @@ def _merged_identities(
         old = merged[same[0]]
         seen = [t for t in (old.first_seen_at, new.first_seen_at) if t is not None]
         inbound = [t for t in (old.last_inbound_at, new.last_inbound_at) if t is not None]
+        # Replies go to the id the platform sent last: the incoming one unless the
+        # stored one has a later inbound message.
+        newer = old.last_inbound_at is None or (
+            new.last_inbound_at is not None and new.last_inbound_at >= old.last_inbound_at
+        )
         merged[same[0]] = attrs.evolve(
-            new, first_seen_at=min(seen, default=None), last_inbound_at=max(inbound, default=None)
+            new if newer else old,
+            first_seen_at=min(seen, default=None),
+            last_inbound_at=max(inbound, default=None),
         )
     return tuple(merged)
 

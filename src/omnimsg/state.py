@@ -346,8 +346,13 @@ class ConversationState:
             current = self.session_started_at or last
             if current is not None and at_utc - current < session:
                 start = current
+        # A late webhook for a message older than sends already recorded: those sends
+        # came after it and still count toward its window (W5), never reset to zero. A
+        # send at the very instant of the message is taken as answered by it.
+        times = self.outbound_times
+        count = len(times) - bisect.bisect_right(times, at_utc) if times else 0
         return self._with(
-            last_inbound_at=at_utc, outbound_since_inbound=0, session_started_at=start
+            last_inbound_at=at_utc, outbound_since_inbound=count, session_started_at=start
         )
 
     def after_outbound(self, at: datetime | None = None) -> ConversationState:

@@ -33,7 +33,9 @@ from omnimsg.audiences import (
     RejectedRow,
     RejectedRowWriter,
     RowProblem,
+    WhatsAppMatch,
     derive_contact_id,
+    find_whatsapp_contact,
     id_problem,
     import_contacts_csv,
     import_contacts_csv_file,
@@ -43,7 +45,7 @@ from omnimsg.audiences import (
     write_rejected_rows,
     write_rejected_rows_file,
 )
-from omnimsg.contacts import Contact
+from omnimsg.contacts import ChannelIdentity, Contact
 from omnimsg.errors import AudienceError, InputError, OmnimsgError
 from omnimsg.stores.memory import MemoryContactStore
 
@@ -139,6 +141,27 @@ CASES: list[tuple[str, Callable[..., object], Callable[[], dict[str, object]]]] 
         },
     ),
     ("id_problem", id_problem, lambda: {"_value": "v-1", "_max_length": 5}),
+    (
+        "find_whatsapp_contact",
+        find_whatsapp_contact,
+        lambda: {
+            "_source": MemoryContactStore([Contact(id="c1", phone="+525512345678")]),
+            "_account_id": "wa-1",
+            "_wa_id": "5215512345678",
+        },
+    ),
+    (
+        "WhatsAppMatch",
+        WhatsAppMatch,
+        lambda: {
+            "contact": Contact(id="c1", phone="+525512345678"),
+            "identity": ChannelIdentity(
+                account_id="wa-1", channel="whatsapp", external_id="5215512345678"
+            ),
+            "matched_by": "phone",
+            "stored_id": None,
+        },
+    ),
     ("derive_contact_id", derive_contact_id, lambda: {"_phone": "+12122000001", "_email": None}),
     ("neutralize_formula", neutralize_formula, lambda: {"_cell": "=1", "_delimiter": ";"}),
     *[
@@ -255,7 +278,7 @@ def test_every_public_name_has_a_hostile_case() -> None:
     """Issue 6.5: a public function added later must join the cases above."""
     covered = {name.split(".")[0].rstrip("()") for name, _, _ in CASES}
     values = {"CONTACT_FIELDS", "MAX_ID_LENGTH", "REJECT_REASON_COLUMN"}
-    enums = {"IdRejection", "RowRejection", "UnknownColumns"}
+    enums = {"IdRejection", "RowRejection", "UnknownColumns", "WhatsAppMatchKind"}
     assert set(audiences.__all__) - values - enums == covered
 
 

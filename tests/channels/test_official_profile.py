@@ -432,6 +432,7 @@ def test_p13_keywords_from_2025_04_11_are_the_fcc_set(official: Profile) -> None
     assert en.opt_in == {"START", "YES", "UNSTOP"}
     assert en.help == {"HELP", "INFO"}
     assert c.opt_out_scope == "all"
+    assert caps(official, "sms", date(2025, 4, 10)).opt_out_scope == "marketing"
 
 
 def test_p13_spanish_and_portuguese_keywords_are_the_librarys_choice(official: Profile) -> None:

@@ -505,3 +505,14 @@ def test_docs_platform_rules_md_is_the_page_of_the_official_profile() -> None:
     assert written == expected, (
         f"{PAGE.name} differs from the official profile; regenerate it: {REGENERATE}"
     )
+
+
+def test_a_period_refuses_a_naive_or_missing_instant() -> None:
+    """Naive datetimes are refused, never guessed."""
+    from omnimsg import InputError
+    from omnimsg.channels.timeline import RulePeriod
+
+    period = RulePeriod("window", None, None, "24h", None, False)
+    for bad in (datetime(2020, 1, 1), "x", None):
+        with pytest.raises(InputError):
+            period.covers(bad)  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ from omnimsg.delivery import (
     delivery_report,
     entries,
     failed_sends,
+    on_event,
     on_inbound,
     on_outbound,
     read_plan,
@@ -170,6 +171,19 @@ def test_on_inbound_lets_only_omnimsg_errors_escape(store: DeliveryStore) -> Non
         return on_inbound(**kwargs)
 
     assert_none(try_all(call, valid), "on_inbound")
+
+
+def test_on_event_lets_only_omnimsg_errors_escape(store: DeliveryStore) -> None:
+    """SPEC P8: the event webhook (menu click, follow, scan) takes every hostile value."""
+    valid = {
+        "store": store,
+        "contact_id": "c1",
+        "account_id": "wc-1",
+        "event_id": "e1",
+        "at": NOW,
+        "now": NOW,
+    }
+    assert_none(try_all(on_event, valid), "on_event")
 
 
 def test_on_outbound_and_last_channel_let_only_omnimsg_errors_escape(store: DeliveryStore) -> None:
@@ -484,6 +498,7 @@ def test_read_plan_and_the_public_names_are_covered() -> None:
         "delivery_report",
         "entries",
         "failed_sends",
+        "on_event",
         "on_inbound",
         "on_outbound",
         "read_plan",

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from broadcasts.plan_strategies import K, make_draft, messages, most_in_window, person
+from broadcasts.plan_strategies import K, ident, make_draft, messages, most_in_window, person
 from omnimsg.broadcasts import FrequencyCap, Sender
 from omnimsg.channels.registry import Profile, load_profile, profile_from_dict
 from omnimsg.contacts import Contact
 from omnimsg.delivery import on_inbound
 from omnimsg.errors import InputError
 from omnimsg.protocols import DeliveryStore
+from omnimsg.state import AccountState
 
 from .test_dispatcher import STORES, World, open_stores, plan_text, run_text
 
@@ -240,3 +242,86 @@ def test_p14_sender_classes_survive_the_header_round_trip() -> None:
     assert "sender_classes" not in header_record(PlanHeader("b1", "n", start, start + DAY))
     with pytest.raises(InputError, match="sender_classes"):
         header_from_dict({**header_record(header), "sender_classes": {"sms-1": 3}})
+
+
+# --- the official profile through the dispatcher -------------------------------------------
+
+OFFICIAL = load_profile("official")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _official_run(world: World, draft: Any, people: list[Contact], **extra: Any) -> Any:
+    text = plan_text(draft, people, profile=OFFICIAL, now=world.clock.now())
+    return run_text(world.dispatcher(world.transport(), profile=OFFICIAL, **extra), text)
+
+
+def test_p12_two_contacts_sharing_a_florida_number_share_its_cap(store: DeliveryStore) -> None:
+    """SPEC P12: the cap is the number's: two contacts with one 305 number get three
+    messages between them in any 24 h, not three each."""
+    world = World(store, datetime(2026, 1, 6, 17, tzinfo=UTC))
+    people = [person(f"p{n}", phone="+13055550100", last=K.SMS) for n in (1, 2)]
+    report = _official_run(world, _draft("bc-s", 3), people)
+    assert report.counts == {"sent": 6}, report.counts
+    assert most_in_window([at for at, _ in world.accepted], DAY) == 3
+
+
+def test_p12_a_send_held_by_the_cap_waits_for_floridas_hours(store: DeliveryStore) -> None:
+    """SPEC P12, X2: three messages at 19:30 on 2025-03-08; the next, planned for the
+    morning after, is held for 24 h, which the clock change puts at 20:30 EDT: it goes
+    at 08:00 the next day instead, never after 20:00."""
+    world = World(store, datetime(2025, 3, 8, 19, 30, tzinfo=NEW_YORK).astimezone(UTC))
+    people = [person("fl", phone="+13055550100", last=K.SMS)]
+    _official_run(world, _draft("bc-a", 3), people)
+    world.clock.set(datetime(2025, 3, 9, 10, 0, tzinfo=NEW_YORK).astimezone(UTC))
+    report = _official_run(world, _draft("bc-b", 1), people)
+    assert report.counts == {"sent": 1}, report.counts
+    for at, _ in world.accepted:
+        local = at.astimezone(NEW_YORK).time()
+        assert time(8) <= local < time(20), at
+
+
+def test_p4_a_portfolios_numbers_share_one_count_when_sending(store: DeliveryStore) -> None:
+    """SPEC P4: from 2025-10-07 the limit is the portfolio's: two numbers sending two
+    broadcasts reach 250 unique users in 24 h between them, not 250 each."""
+    start = datetime(2026, 1, 6, 12, tzinfo=UTC)
+    world = World(store, start)
+    for draft_id, account in (("bc-a", "wa-1"), ("bc-b", "wa-2")):
+        world.clock.set(start)
+        draft = make_draft(
+            {K.WHATSAPP: messages(draft_id, template="promo")},
+            [Sender(account, K.WHATSAPP)],
+            draft_id=draft_id,
+        )
+        people = [
+            person(f"{draft_id}-{n}", phone=f"+3461{n:07d}", last=K.WHATSAPP) for n in range(260)
+        ]
+        _official_run(world, draft, people)
+    sent = [at for at, _ in world.accepted]
+    assert most_in_window(sent, DAY) == 250
+
+
+def test_p11_the_quota_counts_what_the_account_sent_elsewhere(store: DeliveryStore) -> None:
+    """SPEC P11: an account that sent 198 of its 200 this month has two left."""
+    start = datetime(2026, 1, 6, 12, tzinfo=UTC)
+    world = World(store, start)
+    people = [
+        person(
+            f"c{n}",
+            last=K.LINE,
+            identities=[ident("line-1", K.LINE, f"U{n:032d}", start - timedelta(days=3))],
+        )
+        for n in range(5)
+    ]
+    draft = make_draft({K.LINE: messages("hi")}, [Sender("line-1", K.LINE)])
+    account = AccountState(quota_month=(2026, 1), quota_count=198)
+    report = _official_run(world, draft, people, accounts={"line-1": account})
+    assert report.counts == {"sent": 2, "failed": 3}, report.counts
+    assert all(f.reason == "monthly_quota_reached" or f.rule == "P11" for f in report.failed)
+
+
+def test_p14_a_plan_header_with_sender_classes_is_still_hashable() -> None:
+    from omnimsg.delivery.planfile import PlanHeader
+
+    start = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    header = PlanHeader("b1", "n", start, start + DAY, sender_classes={"sms-1": "toll_free"})
+    assert hash(header) == hash(PlanHeader("b1", "n", start, start + DAY))

@@ -155,11 +155,12 @@ def test_inside_the_window_a_plain_message_always_goes(
 def test_an_inbound_message_always_reopens_the_window(
     caps: ChannelCapabilities, last: timedelta | None, gap: timedelta, sent: int
 ) -> None:
-    """SPEC W5: the contact's message resets the clock and the counter."""
+    """SPEC W5: the contact's message resets the clock and the counter (a new message:
+    one later than the last, since a repeated webhook changes nothing)."""
     state = ConversationState(
         last_inbound_at=None if last is None else T0 + last, outbound_since_inbound=sent
     )
-    now = T0 + (last or timedelta(0)) + gap
+    now = T0 + (last or timedelta(0)) + gap + timedelta(seconds=1)
     d = decide(caps, state.after_inbound(now, now=now), Message(text="ok"), now=now)
     assert d.reason is Reason.WITHIN_WINDOW
     if caps.window_outbound_cap is not None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -597,23 +598,29 @@ def test_p10_the_longest_wait_is_reported_when_several_rates_apply() -> None:
     assert (d.reason, d.retry_at) == (Reason.RECIPIENT_RATE, T + 11 * S)
 
 
+def test_p9_a_cap_the_kept_instants_cannot_count_is_a_configuration_error() -> None:
+    """SPEC P9: a cap above the instants a state keeps is refused, not clamped."""
+    caps = ChannelCapabilities(kind="viber", unanswered_cap=OUTBOUND_TIMES_KEPT + 1)
+    state = ConversationState(group=True).after_event(T, now=T).after_outbound(T)
+    with pytest.raises(ConfigurationError):
+        decide(caps, state, HELLO, now=T + S)
+
+
 @pytest.mark.parametrize(
     "settings",
     [
-        {"unanswered_cap": OUTBOUND_TIMES_KEPT + 1},
         {"event_window": timedelta(minutes=1), "event_outbound_cap": 0},
         {"group_rate_per_minute": float("nan")},
         {"group_rate_per_minute": float("inf")},
         {"group_rate_per_minute": -1.0},
     ],
 )
-def test_caps_that_cannot_be_counted_are_a_configuration_error(settings: dict[str, Any]) -> None:
-    """SPEC P8, P9, P10: a cap the kept instants cannot count is refused, not clamped."""
+def test_p8_p10_caps_no_rule_can_count_are_refused_when_built(settings: dict[str, Any]) -> None:
+    """SPEC P8, P10: a cap below one or a rate that is not a positive number is refused
+    when the capabilities are built, before any decision."""
     window = timedelta(hours=48) if "event_window" in settings else None
-    caps = ChannelCapabilities(kind="wechat", window=window, **settings)
-    state = ConversationState(group=True).after_event(T, now=T).after_outbound(T)
-    with pytest.raises(ConfigurationError):
-        decide(caps, state, HELLO, now=T + S)
+    with pytest.raises(InputError):
+        ChannelCapabilities(kind="wechat", window=window, **settings)
 
 
 # --- P11: LINE's monthly quota ---------------------------------------------------------------
@@ -907,3 +914,17 @@ def test_counts_against_quota_refuses_hostile_arguments(
 def test_decide_refuses_an_account_of_the_wrong_type_on_a_quota_channel() -> None:
     with pytest.raises(InputError, match="account"):
         decide(LINE, ConversationState(), HELLO, now=T, account="acct")  # type: ignore[arg-type]
+
+
+def test_p9_official_viber_chatbot_messages_within_the_free_quota_are_not_paid() -> None:
+    """SPEC P9, W6: Viber bills chatbot-initiated messages beyond the 10,000 free ones;
+    the free ones are not paid, and without a free quota every one is."""
+    from omnimsg import load_profile
+
+    viber = load_profile("official").capabilities("viber", as_of=T)
+    state = ConversationState(last_inbound_at=T - timedelta(days=3))
+    d = decide(viber, state, HELLO, now=T, account=AccountState())
+    assert (d.allowed, d.reason, d.paid) == (True, Reason.CHATBOT_INITIATED_FREE, False)
+    all_paid = attrs.evolve(viber, chatbot_free_per_month=None)
+    d = decide(all_paid, state, HELLO, now=T, account=AccountState())
+    assert (d.allowed, d.reason, d.paid) == (True, Reason.CHATBOT_INITIATED_PAID, True)

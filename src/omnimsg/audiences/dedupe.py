@@ -45,7 +45,9 @@ def derive_contact_id(phone: str | None, email: str | None) -> str:
 
 def _derived_id(phone: str | None, email: str | None) -> str:
     """:func:`derive_contact_id` without its checks, for rows that have a key."""
-    key = "phone:" + phone if phone else "email:" + (email or "").casefold()
+    # The phone as one person's forms share it (P16: Argentina's 9), so the second
+    # import of another form derives the same id.
+    key = "phone:" + _phone_key(phone)[2:] if phone else "email:" + (email or "").casefold()
     return "c-" + blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 

@@ -43,7 +43,7 @@ from omnimsg.channels.capabilities import (
 from omnimsg.channels.kinds import ChannelKind
 from omnimsg.channels.registry import Profile
 from omnimsg.channels.schema import DatedEntry, instant_of
-from omnimsg.errors import ConfigurationError
+from omnimsg.errors import ConfigurationError, InputError
 from omnimsg.phones import phone_region
 
 __all__ = [
@@ -61,7 +61,7 @@ _MAX_CACHED = 100_000
 class _Table:
     """The rules of one ``regions`` mapping, looked up by a number's leading digits."""
 
-    __slots__ = ("countries", "lengths", "prefixes", "rules")
+    __slots__ = ("countries", "lengths", "national", "prefixes", "rules")
 
     def __init__(self, rules: Mapping[str, RegionRule]) -> None:
         self.rules = rules
@@ -81,22 +81,44 @@ class _Table:
             for area in sorted(rule.area_codes):
                 self.prefixes.setdefault(f"{code}{area}", []).append(name)
         self.lengths = tuple(sorted({len(prefix) for prefix in self.prefixes}))
+        self.national = tuple(sorted({rules[name].country.upper() for name in rules}))
+
+    def _forms(self, number: str, digits: str) -> list[str]:
+        """``digits`` and, for a number written without ``+``, the international digits
+        it has as a national number of a country of the rules (``3055550100`` in the
+        US is ``13055550100``)."""
+        forms = [digits]
+        if number.startswith("+"):
+            return forms
+        for country in self.national:
+            try:
+                parsed = phonenumbers.parse(digits, country)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(parsed):
+                full = f"{parsed.country_code}{phonenumbers.national_significant_number(parsed)}"
+                if full not in forms:
+                    forms.append(full)
+        return forms
 
     def match(self, number: str) -> tuple[str, ...]:
         """The names of the regions ``number`` is in, sorted."""
         digits = number[1:] if number.startswith("+") else number
         if not digits.isascii() or not digits.isdigit():
             return ()
+        if len(digits) > 20:
+            return ()
         names: list[str] = []
-        for length in self.lengths:
-            if len(digits) > length:
-                found = self.prefixes.get(digits[:length])
-                if found is not None:
-                    names.extend(found)
-        if self.countries:
-            region = phone_region("+" + digits)
-            if region is not None:
-                names.extend(self.countries.get(region, ()))
+        for form in self._forms(number, digits):
+            for length in self.lengths:
+                if len(form) > length:
+                    found = self.prefixes.get(form[:length])
+                    if found is not None:
+                        names.extend(found)
+            if self.countries:
+                region = phone_region("+" + form)
+                if region is not None:
+                    names.extend(self.countries.get(region, ()))
         return tuple(sorted(set(names))) if len(names) > 1 else tuple(names)
 
 
@@ -125,6 +147,10 @@ def matching_regions(
     Raises :class:`~omnimsg.errors.ConfigurationError` for a rule whose country has
     no calling code.
     """
+    if not isinstance(regions, Mapping) or not all(
+        isinstance(name, str) and isinstance(rule, RegionRule) for name, rule in regions.items()
+    ):
+        raise InputError("regions: expected a mapping of region name to RegionRule")
     if not isinstance(number, str) or not regions:
         return ()
     table = _table(regions)
@@ -214,6 +240,18 @@ def cap_start(earlier: Sequence[int], limit: FrequencyLimit, count: int, since: 
     Every earlier message after the returned instant less the period is counted as if
     it shared a window with each new one, so the answer never allows too many.
     """
+    if (
+        not isinstance(limit, FrequencyLimit)
+        or isinstance(count, bool)
+        or not isinstance(count, int)
+        or isinstance(since, bool)
+        or not isinstance(since, int)
+        or isinstance(earlier, str | bytes)
+        or not isinstance(earlier, Sequence)
+    ):
+        raise InputError(
+            "cap_start: expected earlier instants, a FrequencyLimit, a count and an instant"
+        )
     room = limit.messages - count
     if room < 0:
         return None

@@ -98,6 +98,7 @@ class RulePeriod:
 
     def covers(self, at: datetime) -> bool:
         """Whether this value is in force at the aware instant ``at``."""
+        at = require_instant(at, "at")
         return (self.start is None or self.start <= at) and (self.end is None or at < self.end)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import os
 import random
 import secrets
@@ -320,8 +321,8 @@ class _Run:
             # The sender's class sets its rate where the profile knows it (P14).
             rate = caps.account_rates.get(self.sender_classes.get(send.account_id, ""))
             rate = rate or caps.rate_per_second
-            if rate:
-                found = timedelta(seconds=1 / rate)
+            if rate:  # rounded up, as the planner does: never faster than the rate
+                found = timedelta(microseconds=math.ceil(1_000_000 / rate))
             if self.draft_spacing is not None and self.draft_spacing > found:
                 found = self.draft_spacing
             self.spacing[send.account_id] = found

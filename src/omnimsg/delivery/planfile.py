@@ -70,7 +70,7 @@ class PlanHeader:
     rate: Rate | None = None
     frequency_cap: FrequencyCap | None = None
     sender_classes: Mapping[str, str] = attrs.field(
-        factory=lambda: MappingProxyType({}), converter=_classes
+        factory=lambda: MappingProxyType({}), converter=_classes, hash=False
     )
 
 

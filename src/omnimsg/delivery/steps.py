@@ -30,17 +30,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import attrs
 
 from omnimsg._convert import shown
+from omnimsg.broadcasts.lanes import QuietCalendar, from_micros, to_micros, zone_of
 from omnimsg.broadcasts.outcomes import PlannedSend, SendKind
 from omnimsg.broadcasts.plan import PHONE_CHANNELS
 from omnimsg.broadcasts.regions import matching_regions
-from omnimsg.channels.capabilities import ChannelCapabilities
+from omnimsg.channels.capabilities import ChannelCapabilities, QuietHours
 from omnimsg.channels.kinds import Mode
 from omnimsg.channels.registry import Profile
 from omnimsg.delivery.ledger import Claim, ClaimAction, claim, update_entry
@@ -56,6 +57,7 @@ from omnimsg.delivery.records import (
     encode_conversation,
 )
 from omnimsg.errors import InputError, TransportError
+from omnimsg.phones import prefix_time_zones
 from omnimsg.policy.decision import Message, counts_against_quota, decide
 from omnimsg.policy.optin import OptInRules, next_prompt_at, request_broadcast, tick
 from omnimsg.protocols import DeliveryStore
@@ -173,8 +175,9 @@ class Steps:
             if not decision.allowed and later is not None:
                 # A rate refusal (P5, P9, P10, P11) says when it may go: wait for it.
                 if later >= self.header.ends_by:
+                    reason = str(decision.reason)
                     return self._settle(
-                        version, entry, now, LedgerStatus.FAILED, "expired", decision.rule
+                        version, entry, now, LedgerStatus.FAILED, reason, decision.rule
                     )
                 return self._defer(version, entry, now, later)
             if not decision.allowed:
@@ -291,7 +294,9 @@ class Steps:
         tiers = caps.tiers
         if tiers is not None and mode is Mode.TEMPLATE:
             limit = tiers.limits[min(state.tier, len(tiers.limits) - 1)]
-            key = f"tier/{acct}"
+            # One count per portfolio (WhatsApp from 2025-10-07, P4): a store's tenant is
+            # one business, so its numbers on the channel share it.
+            key = f"tier/{send.channel.value}" if tiers.scope == "portfolio" else f"tier/{acct}"
             window = tiers.rolling_window
             keep = max(window, tiers.upgrade_lookback)
             wanted.append(
@@ -340,14 +345,18 @@ class Steps:
             and not state.paid_extra_messages
             and counts_against_quota(caps, conversation or _NEVER_WROTE, now=now)
         ):
-            # LINE's monthly plan quota (P11), shared by every worker of the account.
+            # LINE's monthly plan quota (P11), shared by every worker of the account;
+            # the account's own count is of messages sent outside this store.
+            left = quota - state.quota_count_at(now)
+            if left <= 0:
+                return "P11", _next_month(now, state)
             local = now.astimezone(state.timezone)
             wanted.append(
                 (
                     Reservation(
                         f"quota/{acct}/{local.year:04d}-{local.month:02d}",
                         send.key,
-                        quota,
+                        left,
                         None,
                         timedelta(days=32),
                     ),
@@ -367,8 +376,10 @@ class Steps:
         self, send: PlannedSend, now: datetime
     ) -> list[tuple[Reservation, str, Callable[[], datetime]]]:
         """The frequency caps of the regions the recipient's number is in on ``now``'s
-        date (P12), on top of the draft's (X4): one set per contact and region, of
-        the messages sent under that region's rule."""
+        date (P12), on top of the draft's (X4): one set per number and region, of the
+        messages sent under that region's rule (two contacts sharing a number share
+        its cap). A send the cap holds back waits for the region's next allowed hour,
+        in the number's time zone."""
         if send.channel not in PHONE_CHANNELS:
             return []
         regions = self.profile.capabilities(send.channel, as_of=now).regions
@@ -379,11 +390,16 @@ class Steps:
             limit = rule.frequency_cap
             if limit is None:
                 continue
-            key = f"freq/{send.contact_id}/{name}"
+            digits = send.address[1:] if send.address.startswith("+") else send.address
+            key = f"p12/{name}/{digits}"
             period = limit.period
 
-            def again(key: str = key, period: timedelta = period) -> datetime:
-                return self._first_free(key, period, now)
+            def again(
+                key: str = key,
+                period: timedelta = period,
+                hours: QuietHours | None = rule.quiet_hours,
+            ) -> datetime:
+                return _allowed_from(self._first_free(key, period, now), send.address, hours)
 
             found.append((Reservation(key, send.key, limit.messages, period, period), "P12", again))
         return found
@@ -585,6 +601,21 @@ def _words(exc: BaseException) -> str:
     except Exception:
         return type(exc).__name__
     return text[:500] if isinstance(text, str) else type(exc).__name__
+
+
+def _allowed_from(at: datetime, number: str, hours: QuietHours | None) -> datetime:
+    """The first instant from ``at`` within ``hours`` in every time zone of ``number``
+    (UTC when it has none): where a held-back send may go (P12, X2)."""
+    if hours is None:
+        return at
+    e164 = number if number.startswith("+") else "+" + number
+    zones = tuple(z for z in (zone_of(name) for name in prefix_time_zones(e164)) if z) or (UTC,)
+    start = to_micros(at)
+    starts, ends = QuietCalendar(start, to_micros(at + 3 * _DAY)).allowed(zones, (hours,))
+    for begin, end in zip(starts, ends, strict=True):
+        if end > start:
+            return from_micros(max(begin, start))
+    return at
 
 
 def _next_midnight(now: datetime, account: AccountState) -> datetime:

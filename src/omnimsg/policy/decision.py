@@ -358,8 +358,8 @@ def decide(
         if problem is not None:
             return _new(Decision, (False, mode, problem, closes, remaining, paid, content, None))
         paid_modes = caps.paid_modes
-        if paid_modes and mode in paid_modes:
-            paid = True
+        if paid_modes and mode in paid_modes and reason is not _CHATBOT_FREE:
+            paid = True  # a chatbot-initiated message within the free quota is free (W6, P9)
         # Last, what only delays a send: the monthly quota (P11) and the counts of
         # recent messages (P5, P9, P10), which need recorded messages to refuse.
         if conversation.outbound_times or caps.monthly_quota is not None:
@@ -454,6 +454,8 @@ def _after_window(
         acct = account if account is not None else _DEFAULT_ACCOUNT
         free = caps.chatbot_free_per_month
         if free is None:
+            if _CHATBOT in caps.paid_modes:  # no free quota: every one is paid (P9)
+                return (_CHATBOT, Reason.CHATBOT_INITIATED_PAID, None, None, True)
             return (_CHATBOT, _CHATBOT_FREE, None, None, False)
         left = free - acct.chatbot_count_at(now)
         if left > 0:
