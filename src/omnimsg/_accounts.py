@@ -81,6 +81,10 @@ def _paid_extra(value: object) -> bool:
     return to_flag(value, "paid_extra_messages")
 
 
+def _created_at(value: object) -> datetime | None:
+    return to_utc(value, "created_at")
+
+
 def _chatbot_count(value: object) -> int:
     return to_count(value, "chatbot_initiated_count")
 
@@ -138,6 +142,10 @@ class AccountState:
     ``quota_month`` against the plan's monthly quota (LINE, P11), like the chatbot
     count; ``paid_extra_messages``: the plan pays for messages beyond the quota, so
     they go, billed.
+
+    ``created_at`` is when the account (a Viber bot) was created, where a platform's
+    free quota depends on it (P9: bots created from 2024-02-05 get no free
+    chatbot-initiated messages); ``None``: unknown, taken as created before.
     """
 
     timezone: tzinfo = attrs.field(default=UTC, converter=_timezone)
@@ -150,6 +158,7 @@ class AccountState:
     quota_month: tuple[int, int] | None = attrs.field(default=None, converter=_quota_month)
     quota_count: int = attrs.field(default=0, converter=_quota_count)
     paid_extra_messages: bool = attrs.field(default=False, converter=_paid_extra)
+    created_at: datetime | None = attrs.field(default=None, converter=_created_at)
 
     def __attrs_post_init__(self) -> None:
         if self.quality is not None:

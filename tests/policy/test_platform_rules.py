@@ -928,3 +928,37 @@ def test_p9_official_viber_chatbot_messages_within_the_free_quota_are_not_paid()
     all_paid = attrs.evolve(viber, chatbot_free_per_month=None)
     d = decide(all_paid, state, HELLO, now=T, account=AccountState())
     assert (d.allowed, d.reason, d.paid) == (True, Reason.CHATBOT_INITIATED_PAID, True)
+
+
+@pytest.mark.parametrize(
+    ("created", "reason", "paid"),
+    [
+        (datetime(2024, 2, 4, 23, 59, tzinfo=UTC), Reason.CHATBOT_INITIATED_FREE, False),
+        (datetime(2024, 2, 5, tzinfo=UTC), Reason.CHATBOT_INITIATED_PAID, True),
+        (None, Reason.CHATBOT_INITIATED_FREE, False),
+    ],
+)
+def test_p9_a_viber_bot_created_from_2024_02_05_has_no_free_messages(
+    created: datetime | None, reason: Reason, paid: bool
+) -> None:
+    """SPEC P9: bots created before 2024-02-05 keep 10,000 free chatbot-initiated
+    messages a month; a bot created 2024-02-05 pays for every one (with paid terms;
+    without them it may not send one). An unknown creation date is taken as before."""
+    from omnimsg import load_profile
+
+    viber = load_profile("official").capabilities("viber", as_of=T)
+    state = ConversationState(last_inbound_at=T - timedelta(days=3))
+    account = AccountState(created_at=created, paid_chatbot_terms=True)
+    d = decide(viber, state, HELLO, now=T, account=account)
+    assert (d.allowed, d.reason, d.paid) == (True, reason, paid)
+    unpaid = AccountState(created_at=created)
+    refused = decide(viber, state, HELLO, now=T, account=unpaid)
+    assert refused.allowed is (not paid)
+
+
+def test_p9_an_accounts_creation_date_survives_its_record() -> None:
+    from omnimsg.delivery.records import decode_account, encode_account
+
+    account = AccountState(created_at=datetime(2024, 2, 5, tzinfo=UTC))
+    assert decode_account("a", encode_account(account)) == account
+    assert decode_account("a", encode_account(AccountState())).created_at is None

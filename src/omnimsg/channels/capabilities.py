@@ -11,7 +11,7 @@ import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
-from datetime import time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 
 import attrs
@@ -131,6 +131,21 @@ def _sources(value: Iterable[str]) -> tuple[str, ...]:
     if not all(isinstance(source, str) for source in sources):
         raise InputError("sources: every source must be text")
     return sources
+
+
+def _cutoff(value: object) -> datetime | None:
+    """A date means 00:00 UTC; a datetime must be aware."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InputError("chatbot_free_created_before: expected an aware datetime or a date")
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), tzinfo=UTC)
+    raise InputError(
+        f"chatbot_free_created_before: expected a date or a datetime, got {type(value).__name__}"
+    )
 
 
 def _uncertain(value: Iterable[str]) -> tuple[str, ...]:
@@ -329,7 +344,8 @@ class ChannelCapabilities:
     ``message_tags`` are the tags accepted after the window (W3).
     ``window_outbound_cap`` caps outbound messages per window (W5);
     ``chatbot_free_per_month`` is the monthly free quota of chatbot-initiated
-    messages (W6). ``templates``: the channel has pre-approved templates at all (a
+    messages (W6), for accounts created before ``chatbot_free_created_before`` when
+    that is set (P9). ``templates``: the channel has pre-approved templates at all (a
     template elsewhere is refused, C3). ``paid_modes`` lists the modes that are
     billed (B17). ``rate_per_second`` (B10), ``daily_recipient_cap`` (B11),
     ``tiers`` (B13, B14) and ``quiet_hours`` (X2) are applied by the broadcast
@@ -365,6 +381,7 @@ class ChannelCapabilities:
     message_tags: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_set)
     window_outbound_cap: int | None = None
     chatbot_free_per_month: int | None = None
+    chatbot_free_created_before: datetime | None = attrs.field(default=None, converter=_cutoff)
     templates: bool = False
     broadcasts: bool = True
     content: ContentLimits = ContentLimits()

@@ -131,6 +131,18 @@ OptionalCount = Annotated[Count | None, BeforeValidator(_none_word)]
 OptionalLimit = Annotated[Limit | None, BeforeValidator(_none_word)]
 """A limit, or ``None``: none at all (``"none"`` or ``"unlimited"`` in a file)."""
 OptionalRate = Annotated[Rate | None, BeforeValidator(_none_word)]
+
+
+def _aware(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise ValueError("expected a date or a datetime with its UTC offset")
+    return value
+
+
+OptionalInstant = Annotated[
+    date | datetime | None, BeforeValidator(_none_word), AfterValidator(_aware)
+]
+"""A date (00:00 UTC) or an aware datetime, or ``None``."""
 Flag = Annotated[bool, Field(strict=True)]
 ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 QualityRequired = Literal["not_low", "high"]
@@ -371,6 +383,9 @@ class ChannelSpec(_Model):
     message_tags: Dated[list[str]] = Field(default_factory=list)
     window_outbound_cap: Dated[OptionalLimit] = None
     chatbot_free_per_month: Dated[OptionalCount] = None
+    chatbot_free_created_before: Dated[
+        Annotated[date | datetime | None, BeforeValidator(_none_word)]
+    ] = None
     templates: Dated[Flag | None] = None
     broadcasts: Dated[Flag] = True
     paid_modes: Dated[list[Mode]] = Field(default_factory=list)

@@ -386,6 +386,7 @@ def encode_account(state: AccountState) -> str:
             "quota_month": None if state.quota_month is None else list(state.quota_month),
             "quota_count": state.quota_count,
             "paid_extra_messages": state.paid_extra_messages,
+            "created_at": _opt(state.created_at),
         }
     )
 
@@ -395,6 +396,8 @@ def decode_account(key: str, text: object) -> AccountState:
     data = _load("account", key, text)
     if data.get("timezone", "") is None:
         data["timezone"] = UTC
+    if "created_at" in data:
+        data["created_at"] = _micros("account", key, data, "created_at")
     try:
         return AccountState(**data)
     except (InputError, TypeError) as exc:

@@ -453,6 +453,9 @@ def _after_window(
     if after is _AFTER_CHATBOT:
         acct = account if account is not None else _DEFAULT_ACCOUNT
         free = caps.chatbot_free_per_month
+        cutoff = caps.chatbot_free_created_before
+        if cutoff is not None and acct.created_at is not None and acct.created_at >= cutoff:
+            free = 0  # a bot created from the cutoff has no free messages (P9)
         if free is None:
             if _CHATBOT in caps.paid_modes:  # no free quota: every one is paid (P9)
                 return (_CHATBOT, Reason.CHATBOT_INITIATED_PAID, None, None, True)
