@@ -748,3 +748,24 @@ def test_p12_nobody_is_lost_or_planned_twice(scenario: dict[str, Any]) -> None:
             }
         else:
             assert outcome.reason in {"opt_in_required", "opt_in_pending"}
+
+
+def test_p15_a_broadcast_on_a_retired_channel_is_refused_with_its_rule() -> None:
+    """SPEC P15: Google Business Messages shut down on 2024-07-31; a draft for it
+    starting after that is refused as retired, not as a channel without broadcasts."""
+    from omnimsg.broadcasts import draft_from_dict
+    from omnimsg.errors import DraftError
+
+    data = {
+        "id": "b1",
+        "name": "x",
+        "channels": ["google_business"],
+        "senders": [{"account": "gb-1", "channel": "google_business"}],
+        "content": {"google_business": [{"text": "hi"}]},
+        "schedule": {"start": "2024-08-02T09:00:00+00:00"},
+    }
+    with pytest.raises(DraftError, match="retired") as caught:
+        plan_broadcast(
+            draft_from_dict(data), [], profile=OFFICIAL, now=datetime(2024, 8, 2, 9, tzinfo=UTC)
+        )
+    assert "P15" in str(caught.value.problems) or "P15" in str(caught.value)

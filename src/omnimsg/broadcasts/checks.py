@@ -163,6 +163,14 @@ def _check_channels(c: _Check, selected: Mapping[ChannelKind, str]) -> None:
         if caps is None:
             c.add(path, "", c.undefined(kind))
             continue
+        if caps.retired:
+            c.add(
+                path,
+                "P15",
+                f"channel {kind.value!r} is retired in profile {c.profile.name!r} "
+                "on the broadcast's start: the platform has shut it down",
+            )
+            continue
         if not caps.broadcasts:
             rule = "B4" if "B4" in caps.sources else "B16"
             c.add(
