@@ -109,7 +109,9 @@ def test_p12_the_dispatcher_keeps_a_florida_number_to_3_in_any_24h(store: Delive
     assert len(fl) == 4
     assert most_in_window(fl, DAY) == 3
     assert fl[3] >= fl[0] + DAY
-    assert fl[3] < fl[0] + DAY + timedelta(minutes=5)
+    # Carried to the next day, a send keeps an hour inside that day's hours (X2: safe
+    # across a clock change), so it goes by 09:00 local, not at 08:00.
+    assert fl[3] < fl[0] + DAY + timedelta(minutes=65)
     ny = sorted(sent["ny"])
     assert len(ny) == 4
     assert ny[-1] - ny[0] < timedelta(hours=1)
@@ -325,3 +327,60 @@ def test_p14_a_plan_header_with_sender_classes_is_still_hashable() -> None:
     start = datetime(2026, 12, 1, 12, tzinfo=UTC)
     header = PlanHeader("b1", "n", start, start + DAY, sender_classes={"sms-1": "toll_free"})
     assert hash(header) == hash(PlanHeader("b1", "n", start, start + DAY))
+
+
+# --- quiet hours at send time (X2, P12) ----------------------------------------------------
+
+
+def test_x2_a_late_run_keeps_each_send_within_its_recipients_hours(store: DeliveryStore) -> None:
+    """SPEC X2: sends planned for 20:00 in New York (quiet from 21:00) whose dispatcher
+    only runs at 22:30 go the next morning, inside the hours, not at 22:30."""
+    planned_at = datetime(2026, 12, 1, 20, 0, tzinfo=NEW_YORK).astimezone(UTC)
+    people = [person(f"n{n}", phone=f"+1212555{n:04d}", last=K.SMS) for n in range(3)]
+    text = plan_text(_draft("bc-late", 1), people, profile=PROFILE, now=planned_at)
+    assert '"hours"' in text.splitlines()[1] or '"hours"' in text
+    world = World(store, datetime(2026, 12, 1, 22, 30, tzinfo=NEW_YORK).astimezone(UTC))
+    report = run_text(world.dispatcher(world.transport(), profile=PROFILE), text)
+    assert report.counts == {"sent": 3}, report.counts
+    for at, _ in world.accepted:
+        local = at.astimezone(NEW_YORK)
+        assert local.date() == date(2026, 12, 2)
+        assert time(8) <= local.time() < time(21)
+
+
+def test_x2_a_send_that_can_find_no_hours_before_the_end_fails_as_quiet_hours() -> None:
+    """SPEC X2: a late send whose hours are too short to move safely is failed and
+    reported (rule X2), never sent in quiet hours."""
+    from omnimsg.delivery._hours import same_hours_later
+
+    start = datetime(2026, 12, 1, 13, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    day_hours = (start, start + 13 * hour)
+    # An hour in from each end of the next day's hours: safe across a clock change.
+    assert same_hours_later(day_hours, start + 14 * hour) == start + DAY + hour
+    assert same_hours_later(day_hours, start + DAY + 5 * hour) == start + DAY + 5 * hour
+    assert same_hours_later((start, start + 90 * timedelta(minutes=1)), start + DAY) is None
+
+
+def test_x2_an_old_plan_file_without_hours_still_reads() -> None:
+    from omnimsg.delivery.planfile import send_from_dict
+
+    record = {
+        "key": "k1",
+        "contact_id": "c1",
+        "account_id": "sms-1",
+        "channel": "sms",
+        "address": "+12125550100",
+        "kind": "message",
+        "number": 1,
+        "not_before": "2026-12-01T13:00:00+00:00",
+        "batch": "sms-1/000000.000",
+        "mode": "free_form",
+        "paid": False,
+        "text": "hi",
+    }
+    assert send_from_dict(record).hours is None
+    hours = ["2026-12-01T13:00:00+00:00", "2026-12-02T02:00:00+00:00"]
+    assert send_from_dict({**record, "hours": hours}).hours is not None
+    with pytest.raises(InputError, match="hours"):
+        send_from_dict({**record, "hours": [hours[1], hours[0]]})

@@ -45,6 +45,11 @@ def send_record(send: PlannedSend) -> dict[str, Any]:
         "params": dict(send.params),
         "template": send.template,
         "tag": send.tag,
+        **(
+            {}
+            if send.hours is None
+            else {"hours": [send.hours[0].isoformat(), send.hours[1].isoformat()]}
+        ),
     }
 
 

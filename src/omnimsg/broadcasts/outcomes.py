@@ -143,6 +143,9 @@ class PlannedSend(NamedTuple):
     media links appended where the channel sends links); ``params`` the template's
     parameters, filled for the contact, and ``template`` its name (``tag`` a message
     tag, W3). ``number`` counts the contact's messages (or prompts) from 1.
+    ``hours`` is the interval of the recipient's allowed hours (quiet hours, X2, P12)
+    that holds ``not_before``, ``None`` when any time is allowed: a dispatcher running
+    late keeps the send within the same hours of a later day.
     """
 
     key: str
@@ -160,6 +163,7 @@ class PlannedSend(NamedTuple):
     params: tuple[tuple[str, str], ...] = ()
     template: str | None = None
     tag: str | None = None
+    hours: tuple[datetime, datetime] | None = None
 
 
 class ContactOutcome(NamedTuple):

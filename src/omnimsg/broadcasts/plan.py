@@ -802,7 +802,7 @@ class _Planner:
         decisions: list[Decision],
         earliest: int,
         messages: list[Message],
-    ) -> tuple[Slot, list[Decision]] | Decision | None:
+    ) -> tuple[Slot, list[Decision], Intervals | None] | Decision | None:
         """A place for ``count`` sends on the candidate's account, with the decisions
         that hold at it; a refusal when the window closes before any place; ``None``
         when nothing fits within 7 days."""
@@ -818,7 +818,7 @@ class _Planner:
             )
             slot = sender.lane.find(at, len(messages), allowed, counted=counted, latest=latest)
             if slot is not None:
-                return slot, decisions
+                return slot, decisions, allowed
             if latest is None or latest >= self.horizon:
                 return None
             # The window closes first: decide again once it has closed.
@@ -848,7 +848,7 @@ class _Planner:
         params: list[tuple[tuple[str, str], ...]],
     ) -> ContactOutcome:
         count = len(messages)
-        best: tuple[Slot, list[Decision], _Candidate] | None = None
+        best: tuple[Slot, list[Decision], _Candidate, Intervals | None] | None = None
         refusal: Decision | None = None
         self.region_capped = False
         for candidate in candidates:
@@ -858,9 +858,9 @@ class _Planner:
                 continue
             if found is None:
                 continue
-            slot, decisions = found
+            slot, decisions, allowed = found
             if best is None or slot.times[0] < best[0].times[0]:
-                best = (slot, decisions, candidate)
+                best = (slot, decisions, candidate, allowed)
                 if slot.times[0] <= self.origin:
                     break  # nothing goes sooner: the sender in turn takes it
         cid = contact.id
@@ -870,7 +870,7 @@ class _Planner:
             if self.region_capped:  # a region's cap left no place (P12)
                 return self.excluded(entry, cid, PlanReason.FREQUENCY_CAP, kind, rule="P12")
             return self.excluded(entry, cid, PlanReason.AFTER_SEVEN_DAYS, kind)
-        slot, decisions, chosen = best
+        slot, decisions, chosen, allowed = best
         sender = chosen.sender
         paid = [d.paid for d in decisions]
         if decisions[0].mode is Mode.CHATBOT_INITIATED:
@@ -901,6 +901,7 @@ class _Planner:
                 paid[n],
                 params=params[n],
                 message=messages[n],
+                allowed=allowed,
             )
             for n in range(count)
         )
@@ -935,6 +936,7 @@ class _Planner:
         *,
         params: tuple[tuple[str, str], ...] = (),
         message: Message | None = None,
+        allowed: Intervals | None = None,
     ) -> PlannedSend:
         account_id = sender.account_id
         span = sender.batch_span
@@ -979,6 +981,7 @@ class _Planner:
                 params,
                 None if message is None else message.template,
                 None if message is None else message.tag,
+                _hours_around(allowed, at),
             ),
         )
 
@@ -1046,13 +1049,35 @@ class _Planner:
                 break
             sender.lane.take(slot)
             sends.append(
-                self._send(cid, sender, chosen.address, send_kind, number, when, decision, False)
+                self._send(
+                    cid,
+                    sender,
+                    chosen.address,
+                    send_kind,
+                    number,
+                    when,
+                    decision,
+                    False,
+                    allowed=allowed,
+                )
             )
             at = when + micros_of(opt_in.reminder_after)
         return _new(
             ContactOutcome,
             (entry, cid, _HELD, str(reason), "B12", kind, sender.account_id, tuple(sends)),
         )
+
+
+def _hours_around(allowed: Intervals | None, at: int) -> tuple[datetime, datetime] | None:
+    """The allowed interval (X2, P12) that holds ``at``, for the dispatcher to keep a
+    late send inside its recipient's hours; ``None`` when any time is allowed."""
+    if allowed is None:
+        return None
+    starts, ends = allowed
+    i = bisect.bisect_right(starts, at) - 1
+    if i < 0 or ends[i] <= at:
+        return None
+    return (from_micros(starts[i]), from_micros(ends[i]))
 
 
 def _zone_names(contact: Contact) -> tuple[str, ...]:

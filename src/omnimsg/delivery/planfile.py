@@ -156,6 +156,18 @@ def _enum(cls: Any, value: object, line: int, name: str) -> Any:
         raise PlanFileError(line, f"{name}: not a known value") from None
 
 
+def _hours(value: object, line: int) -> tuple[datetime, datetime] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise PlanFileError(line, "hours: expected [start, end] instants or null")
+    start = _instant(value[0], line, "hours")
+    end = _instant(value[1], line, "hours")
+    if end <= start:
+        raise PlanFileError(line, "hours: the end must be after the start")
+    return (start, end)
+
+
 def _send(data: object, line: int) -> PlannedSend:
     if not isinstance(data, dict):
         raise PlanFileError(line, "a send must be an object")
@@ -189,6 +201,7 @@ def _send(data: object, line: int) -> PlannedSend:
         params=tuple(params.items()),
         template=_optional(data, "template", line),
         tag=_optional(data, "tag", line),
+        hours=_hours(data.get("hours"), line),
     )
 
 

@@ -30,20 +30,20 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import attrs
 
 from omnimsg._convert import shown
-from omnimsg.broadcasts.lanes import QuietCalendar, from_micros, to_micros, zone_of
 from omnimsg.broadcasts.outcomes import PlannedSend, SendKind
 from omnimsg.broadcasts.plan import PHONE_CHANNELS
 from omnimsg.broadcasts.regions import matching_regions
 from omnimsg.channels.capabilities import ChannelCapabilities, QuietHours
 from omnimsg.channels.kinds import Mode
 from omnimsg.channels.registry import Profile
+from omnimsg.delivery._hours import allowed_from, same_hours_later
 from omnimsg.delivery.ledger import Claim, ClaimAction, claim, update_entry
 from omnimsg.delivery.planfile import PlanHeader
 from omnimsg.delivery.records import (
@@ -57,7 +57,6 @@ from omnimsg.delivery.records import (
     encode_conversation,
 )
 from omnimsg.errors import InputError, TransportError
-from omnimsg.phones import prefix_time_zones
 from omnimsg.policy.decision import Message, counts_against_quota, decide
 from omnimsg.policy.optin import OptInRules, next_prompt_at, request_broadcast, tick
 from omnimsg.protocols import DeliveryStore
@@ -151,6 +150,15 @@ class Steps:
         version, entry = got.version, got.entry
         if now >= self.header.ends_by:
             return self._settle(version, entry, now, LedgerStatus.FAILED, "expired", "B10")
+        hours = send.hours
+        if hours is not None and now >= hours[1]:
+            # Late (a backlog, a retry, a wait): never into the recipient's quiet hours
+            # (X2, P12); the same hours of a later day instead.
+            later = same_hours_later(hours, now)
+            if later is None or later >= self.header.ends_by:
+                return self._settle(version, entry, now, LedgerStatus.FAILED, "quiet_hours", "X2")
+            if later > now:  # else now is inside a later day's hours: it goes
+                return self._defer(version, entry, now, later)
         caps = self.caps(send, now)
         conversation = self._conversation(send)
         account = self._account(send.account_id)
@@ -399,7 +407,7 @@ class Steps:
                 period: timedelta = period,
                 hours: QuietHours | None = rule.quiet_hours,
             ) -> datetime:
-                return _allowed_from(self._first_free(key, period, now), send.address, hours)
+                return allowed_from(self._first_free(key, period, now), send.address, hours)
 
             found.append((Reservation(key, send.key, limit.messages, period, period), "P12", again))
         return found
@@ -601,21 +609,6 @@ def _words(exc: BaseException) -> str:
     except Exception:
         return type(exc).__name__
     return text[:500] if isinstance(text, str) else type(exc).__name__
-
-
-def _allowed_from(at: datetime, number: str, hours: QuietHours | None) -> datetime:
-    """The first instant from ``at`` within ``hours`` in every time zone of ``number``
-    (UTC when it has none): where a held-back send may go (P12, X2)."""
-    if hours is None:
-        return at
-    e164 = number if number.startswith("+") else "+" + number
-    zones = tuple(z for z in (zone_of(name) for name in prefix_time_zones(e164)) if z) or (UTC,)
-    start = to_micros(at)
-    starts, ends = QuietCalendar(start, to_micros(at + 3 * _DAY)).allowed(zones, (hours,))
-    for begin, end in zip(starts, ends, strict=True):
-        if end > start:
-            return from_micros(max(begin, start))
-    return at
 
 
 def _next_midnight(now: datetime, account: AccountState) -> datetime:
