@@ -9,6 +9,7 @@ named functions only). They run when a value is built, never on a hot path.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import TypeVar
@@ -26,12 +27,14 @@ __all__ = [
     "to_flag",
     "to_instant",
     "to_optional_text",
+    "to_sequence_of",
     "to_text",
     "to_timedelta",
     "to_utc",
 ]
 
 E = TypeVar("E", bound=Enum)
+T = TypeVar("T")
 
 _SHOWN = 40
 
@@ -148,3 +151,18 @@ def to_instant(value: object, name: str) -> datetime:
     if instant is None:
         raise InputError(f"{name}: expected an aware datetime, got None")
     return instant
+
+
+def to_sequence_of(value: object, cls: type[T], name: str) -> tuple[T, ...]:
+    """``value`` as a tuple of ``cls`` instances; :class:`InputError` naming the item
+    (``name[3]``) that is not one, or ``name`` when ``value`` is no sequence (text and
+    mappings are not)."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise InputError(
+            f"{name}: expected a sequence of {cls.__name__}, got {type(value).__name__}"
+        )
+    items = tuple(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, cls):
+            raise InputError(f"{name}[{i}]: expected {cls.__name__}, got {type(item).__name__}")
+    return items

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 from pydantic import BaseModel
 
+from omnimsg._convert import to_sequence_of
 from omnimsg._time import duration_text, require_instant
 from omnimsg.channels.kinds import ChannelKind, parse_channel_kind
 from omnimsg.channels.registry import Profile
@@ -176,13 +177,7 @@ def _changes(periods: tuple[RulePeriod, ...]) -> tuple[RuleChange, ...]:
 
 
 def _rule_periods(value: object) -> tuple[RulePeriod, ...]:
-    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
-        raise InputError(f"periods: expected a sequence of RulePeriod, got {type(value).__name__}")
-    periods = tuple(value)
-    for i, period in enumerate(periods):
-        if not isinstance(period, RulePeriod):
-            raise InputError(f"periods[{i}]: expected a RulePeriod, got {type(period).__name__}")
-    return periods
+    return to_sequence_of(value, RulePeriod, "periods")
 
 
 @attrs.frozen

@@ -18,7 +18,7 @@ written down in docs/limits.md.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
@@ -26,7 +26,7 @@ from typing import TypeAlias, TypeVar
 
 import attrs
 
-from omnimsg._convert import to_enum, to_flag, to_instant, to_text, to_utc
+from omnimsg._convert import to_enum, to_flag, to_instant, to_sequence_of, to_text, to_utc
 from omnimsg._time import MAX_DURATION
 from omnimsg.channels.capabilities import ChannelCapabilities, TierPolicy
 from omnimsg.errors import CallbackError, ConfigurationError, InputError, OmnimsgError
@@ -119,16 +119,6 @@ def _verified_at(value: object) -> datetime | None:
     return to_utc(value, "verified_at")
 
 
-def _sequence(value: object, cls: type[_T], name: str) -> tuple[_T, ...]:
-    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
-        raise InputError(f"{name}: expected a sequence of {cls.__name__}")
-    items = tuple(value)
-    for i, item in enumerate(items):
-        if not isinstance(item, cls):
-            raise InputError(f"{name}[{i}]: expected {cls.__name__}, got {type(item).__name__}")
-    return items
-
-
 @attrs.frozen
 class Delivery:
     """One message the business delivered: when, to whom, from which number.
@@ -169,15 +159,15 @@ class Start:
 
 
 def _deliveries(value: object) -> tuple[Delivery, ...]:
-    return _sequence(value, Delivery, "deliveries")
+    return to_sequence_of(value, Delivery, "deliveries")
 
 
 def _quality(value: object) -> tuple[QualityChange, ...]:
-    return _sequence(value, QualityChange, "quality")
+    return to_sequence_of(value, QualityChange, "quality")
 
 
 def _starts(value: object) -> tuple[Start, ...]:
-    return _sequence(value, Start, "starts")
+    return to_sequence_of(value, Start, "starts")
 
 
 @attrs.frozen
