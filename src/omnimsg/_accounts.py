@@ -207,7 +207,7 @@ class AccountState:
         """The state after one more message counted against the monthly quota at ``now``.
 
         Only a message that counts is passed here: a reply within the channel's
-        ``free_reply_window`` is free (:func:`omnimsg.policy.decision.counts_against_quota`).
+        ``free_reply_window`` is free (:func:`omnimsg.policy.rates.counts_against_quota`).
         """
         when = to_instant(now, "now")
         return attrs.evolve(

@@ -20,7 +20,8 @@ from omnimsg.channels import ChannelCapabilities, Mode
 from omnimsg.channels.registry import Profile, load_profile, profile_from_dict
 from omnimsg.errors import ConfigurationError, InputError, NaiveDatetimeError
 from omnimsg.policy.consent import consent_refusal
-from omnimsg.policy.decision import Decision, Message, counts_against_quota, decide
+from omnimsg.policy.decision import Decision, Message, decide
+from omnimsg.policy.rates import counts_against_quota
 from omnimsg.policy.reasons import REASONS, RULE_OF, Reason
 from omnimsg.state import (
     OUTBOUND_TIMES_KEPT,

@@ -57,8 +57,9 @@ from omnimsg.delivery.records import (
     encode_conversation,
 )
 from omnimsg.errors import InputError, TransportError
-from omnimsg.policy.decision import Message, counts_against_quota, decide
+from omnimsg.policy.decision import Message, decide
 from omnimsg.policy.optin import OptInRules, next_prompt_at, request_broadcast, tick
+from omnimsg.policy.rates import counts_against_quota, next_month
 from omnimsg.protocols import DeliveryStore
 from omnimsg.state import AccountState, ConversationState, OptInState, SubscriptionStatus
 from omnimsg.stores._records import conversation_key
@@ -344,7 +345,7 @@ class Steps:
                         timedelta(days=32),
                     ),
                     "W6",
-                    lambda: _next_month(now, state),
+                    lambda: next_month(now, state),
                 )
             )
         quota = caps.monthly_quota
@@ -357,7 +358,7 @@ class Steps:
             # the account's own count is of messages sent outside this store.
             left = quota - state.quota_count_at(now)
             if left <= 0:
-                return "P11", _next_month(now, state)
+                return "P11", next_month(now, state)
             local = now.astimezone(state.timezone)
             wanted.append(
                 (
@@ -369,7 +370,7 @@ class Steps:
                         timedelta(days=32),
                     ),
                     "P11",
-                    lambda: _next_month(now, state),
+                    lambda: next_month(now, state),
                 )
             )
         if not wanted:
@@ -619,9 +620,3 @@ def _next_midnight(now: datetime, account: AccountState) -> datetime:
     if isinstance(zone, ZoneInfo):
         start = start.replace(fold=0)
     return start.astimezone(now.tzinfo)
-
-
-def _next_month(now: datetime, account: AccountState) -> datetime:
-    local = now.astimezone(account.timezone)
-    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-    return datetime(year, month, 1, tzinfo=account.timezone).astimezone(now.tzinfo)

@@ -15,7 +15,7 @@ from omnimsg.policy.content import (
     sms_segments,
     split_sms,
 )
-from omnimsg.policy.decision import Decision, Message, counts_against_quota, decide
+from omnimsg.policy.decision import Decision, Message, decide
 from omnimsg.policy.graphemes import count_characters, split_graphemes
 from omnimsg.policy.limits import (
     Delivery,
@@ -48,6 +48,7 @@ from omnimsg.policy.optin import (
     request_broadcast,
     tick,
 )
+from omnimsg.policy.rates import counts_against_quota
 from omnimsg.policy.reasons import REASONS, RULE_OF, Reason, ReasonInfo
 from omnimsg.policy.snippets import Placeholder, Snippet, contact_variables, parse_snippet
 

@@ -21,30 +21,29 @@ depend on the instant are built once at import; rendered content is cached on th
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import NamedTuple
 
 import attrs
 
-from omnimsg._convert import shown, to_flag, to_instant, to_optional_text, to_text
+from omnimsg._convert import shown, to_flag, to_optional_text, to_text
 from omnimsg._time import require_aware
 from omnimsg.channels.capabilities import ChannelCapabilities, ContentLimits
 from omnimsg.channels.kinds import AfterWindow, Mode
-from omnimsg.errors import ConfigurationError, InputError, NaiveDatetimeError
+from omnimsg.errors import InputError, NaiveDatetimeError
 from omnimsg.policy.consent import consent_refusal
 from omnimsg.policy.content import Media, OutboundContent, render_content
+from omnimsg.policy.rates import countable, delays
 from omnimsg.policy.reasons import RULE_OF, Reason
 from omnimsg.state import (
-    OUTBOUND_TIMES_KEPT,
     AccountState,
     ConversationState,
     SubscriptionStatus,
 )
 
-__all__ = ["Decision", "Message", "counts_against_quota", "decide"]
+__all__ = ["Decision", "Message", "decide"]
 
 
 def _media(value: Media | Iterable[Media]) -> tuple[Media, ...]:
@@ -492,81 +491,13 @@ def _after_event(
     remaining = None
     cap = caps.event_outbound_cap
     if cap is not None:
-        _countable(cap, "event_outbound_cap")
+        countable(cap, "event_outbound_cap")
         times = conversation.outbound_times
         remaining = cap - (len(times) - bisect_left(times, at))
         if remaining <= 0:
             return _EVENT_CAP_REACHED
     mode = _FREE_FORM if message.template is None else _TEMPLATE
     return (mode, _WITHIN_EVENT, closes, remaining, False)
-
-
-def _countable(cap: int, name: str) -> None:
-    """Refuse a cap the kept outbound instants cannot count (see OUTBOUND_TIMES_KEPT)."""
-    if not 1 <= cap <= OUTBOUND_TIMES_KEPT:
-        raise ConfigurationError(
-            f"{name}: expected 1 to {OUTBOUND_TIMES_KEPT} messages (the outbound instants "
-            f"a conversation keeps), got {cap}"
-        )
-
-
-_MINUTE = timedelta(minutes=1)
-_GROUP_LIMITS: dict[float, tuple[int, timedelta]] = {}
-
-
-def _group_limit(rate: float) -> tuple[int, timedelta]:
-    """``(messages, period)`` for ``rate`` messages a minute to a group (P10): floor(rate)
-    messages (1 to OUTBOUND_TIMES_KEPT) in any floor(rate) / rate minutes (docs/decisions.md)."""
-    found = _GROUP_LIMITS.get(rate)
-    if found is not None:
-        return found
-    if not (isinstance(rate, int | float) and 0 < rate < math.inf):
-        raise ConfigurationError(
-            f"group_rate_per_minute: expected a positive number, got {shown(rate)}"
-        )
-    messages = min(max(1, math.floor(rate)), OUTBOUND_TIMES_KEPT)
-    found = (messages, _MINUTE * (messages / rate))
-    if len(_GROUP_LIMITS) < 64:
-        _GROUP_LIMITS[rate] = found
-    return found
-
-
-def counts_against_quota(
-    caps: ChannelCapabilities, conversation: ConversationState, *, now: datetime
-) -> bool:
-    """Whether a message sent now counts against the account's monthly quota (P11).
-
-    It does on a channel with a ``monthly_quota`` unless it is a reply within the
-    channel's ``free_reply_window`` of the contact's last message. A backend that
-    sends a counted message records it with
-    :meth:`~omnimsg.state.AccountState.after_quota_message`.
-
-    Raises:
-        InputError: an argument is not of its type, or ``now`` is naive or out of range.
-    """
-    if not isinstance(caps, ChannelCapabilities):
-        raise InputError(f"caps: expected ChannelCapabilities, got {type(caps).__name__}")
-    if not isinstance(conversation, ConversationState):
-        raise InputError(
-            f"conversation: expected ConversationState, got {type(conversation).__name__}"
-        )
-    when = to_instant(now, "now")
-    return _counts(caps, conversation.last_inbound_at, when)
-
-
-def _counts(caps: ChannelCapabilities, last: datetime | None, now: datetime) -> bool:
-    if caps.monthly_quota is None:
-        return False
-    free = caps.free_reply_window
-    return free is None or last is None or now >= last + free
-
-
-def _next_month(now: datetime, account: AccountState) -> datetime:
-    """The first instant of the month after ``now``'s, in the account's zone, in UTC."""
-    zone = account.timezone
-    local = now.astimezone(zone)
-    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-    return datetime(year, month, 1, tzinfo=zone).astimezone(UTC)
 
 
 def _counted(
@@ -580,45 +511,7 @@ def _counted(
     """An otherwise allowed send, against the monthly quota (P11) and the counts of
     recent messages (P9 unanswered, P5 per recipient, P10 per group)."""
     mode, reason, closes, remaining, paid = granted
-    last = conversation.last_inbound_at
-    quota = caps.monthly_quota
-    if quota is not None and _counts(caps, last, now):
-        acct = account if account is not None else _DEFAULT_ACCOUNT
-        left = quota - acct.quota_count_at(now)
-        if left > 0:
-            remaining = left if remaining is None else remaining
-        elif acct.paid_extra_messages:
-            paid = True
-            remaining = 0 if remaining is None else remaining
-        else:
-            retry = _next_month(now, acct)
-            why = Reason.MONTHLY_QUOTA_REACHED
-            return _new(Decision, (False, mode, why, closes, remaining, paid, content, retry))
-
-    times = conversation.outbound_times
-    retry_at: datetime | None = None
-    refusal: Reason | None = None
-    cap = caps.unanswered_cap
-    if cap is not None and times:
-        _countable(cap, "unanswered_cap")
-        period = caps.unanswered_period
-        lo = bisect_right(times, now - period)
-        if last is not None:
-            lo = max(lo, bisect_left(times, last))
-        if len(times) - lo >= cap:
-            retry_at, refusal = times[len(times) - cap] + period, Reason.UNANSWERED_CAP_REACHED
-    interval = caps.recipient_interval
-    if interval is not None and times:
-        ready = times[-1] + interval
-        if now < ready and (retry_at is None or ready > retry_at):
-            retry_at, refusal = ready, Reason.RECIPIENT_RATE
-    rate = caps.group_rate_per_minute
-    if rate is not None and times and conversation.group:
-        most, span = _group_limit(rate)
-        if len(times) - bisect_right(times, now - span) >= most:
-            ready = times[len(times) - most] + span
-            if retry_at is None or ready > retry_at:
-                retry_at, refusal = ready, Reason.GROUP_RATE
+    refusal, retry_at, remaining, paid = delays(caps, conversation, now, account, remaining, paid)
     if refusal is not None:
         return _new(Decision, (False, mode, refusal, closes, remaining, paid, content, retry_at))
     return _new(Decision, (True, mode, reason, closes, remaining, paid, content, None))
