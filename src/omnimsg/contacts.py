@@ -18,10 +18,11 @@ import attrs
 from dateutil.parser import isoparse
 
 from omnimsg._convert import shown, to_enum
+from omnimsg._identities import merged_identities
 from omnimsg._time import require_aware
 from omnimsg.channels.kinds import ChannelKind, parse_channel_kind
-from omnimsg.errors import InputError, PhoneNumberError, UnknownChannelError
-from omnimsg.phones import parse_phone, phone_region, phone_time_zones, whatsapp_key
+from omnimsg.errors import InputError, UnknownChannelError
+from omnimsg.phones import parse_phone, phone_region, phone_time_zones
 from omnimsg.state import OptInState, SubscriptionStatus
 
 __all__ = [
@@ -578,53 +579,10 @@ def merge_contacts(existing: Contact, incoming: Contact) -> Contact:
             custom[key] = value
     if custom != existing.custom:
         changes["custom"] = custom
-    identities = _merged_identities(existing.identities, incoming.identities)
+    identities = merged_identities(existing.identities, incoming.identities)
     if identities is not None:
         changes["identities"] = identities
     subscriptions = {**incoming.subscriptions, **existing.subscriptions}
     if subscriptions != existing.subscriptions:
         changes["subscriptions"] = subscriptions
     return attrs.evolve(existing, **changes) if changes else existing
-
-
-def _merged_identities(
-    existing: tuple[ChannelIdentity, ...], incoming: tuple[ChannelIdentity, ...]
-) -> tuple[ChannelIdentity, ...] | None:
-    """``existing`` with the identities of ``incoming`` it lacks, or ``None`` if none."""
-    known = {(i.account_id, i.external_id) for i in existing}
-    extra = [i for i in incoming if (i.account_id, i.external_id) not in known]
-    if not extra:
-        return None
-    merged = list(existing)
-    for new in extra:
-        key = _whatsapp_key_of(new)
-        same = [n for n, old in enumerate(merged) if key and _whatsapp_key_of(old, new) == key]
-        if not same:
-            merged.append(new)
-            continue
-        old = merged[same[0]]
-        seen = [t for t in (old.first_seen_at, new.first_seen_at) if t is not None]
-        inbound = [t for t in (old.last_inbound_at, new.last_inbound_at) if t is not None]
-        # Replies go to the id the platform sent last: the incoming one unless the
-        # stored one has a later inbound message.
-        newer = old.last_inbound_at is None or (
-            new.last_inbound_at is not None and new.last_inbound_at >= old.last_inbound_at
-        )
-        merged[same[0]] = attrs.evolve(
-            new if newer else old,
-            first_seen_at=min(seen, default=None),
-            last_inbound_at=max(inbound, default=None),
-        )
-    return tuple(merged)
-
-
-def _whatsapp_key_of(identity: ChannelIdentity, on: ChannelIdentity | None = None) -> str | None:
-    """The P16 key of a WhatsApp identity (on ``on``'s account), else ``None``."""
-    if identity.channel is not ChannelKind.WHATSAPP:
-        return None
-    if on is not None and identity.account_id != on.account_id:
-        return None
-    try:
-        return whatsapp_key(identity.external_id)
-    except PhoneNumberError:
-        return None

@@ -124,13 +124,23 @@ def _keywords(value: Mapping[str, KeywordSet]) -> Mapping[str, KeywordSet]:
     return MappingProxyType({locale.lower(): words for locale, words in value.items()})
 
 
-def _sources(value: Iterable[str]) -> tuple[str, ...]:
+def _texts(value: Iterable[str], name: str, what: str) -> tuple[str, ...]:
+    """``value`` as a tuple of text, refusing anything else as ``name`` (``what``: the
+    items in words)."""
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InputError(f"sources: expected a sequence of text, got {type(value).__name__}")
-    sources = tuple(value)
-    if not all(isinstance(source, str) for source in sources):
-        raise InputError("sources: every source must be text")
-    return sources
+        raise InputError(f"{name}: expected a sequence of text, got {type(value).__name__}")
+    items = tuple(value)
+    if not all(isinstance(item, str) for item in items):
+        raise InputError(f"{name}: every {what} must be text")
+    return items
+
+
+def _sources(value: Iterable[str]) -> tuple[str, ...]:
+    return _texts(value, "sources", "source")
+
+
+def _uncertain(value: Iterable[str]) -> tuple[str, ...]:
+    return _texts(value, "uncertain", "setting name")
 
 
 def _cutoff(value: object) -> datetime | None:
@@ -146,15 +156,6 @@ def _cutoff(value: object) -> datetime | None:
     raise InputError(
         f"chatbot_free_created_before: expected a date or a datetime, got {type(value).__name__}"
     )
-
-
-def _uncertain(value: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InputError(f"uncertain: expected a sequence of text, got {type(value).__name__}")
-    names = tuple(value)
-    if not all(isinstance(name, str) for name in names):
-        raise InputError("uncertain: every setting name must be text")
-    return names
 
 
 NOT_ENFORCED = {"enforced": False}

@@ -39,11 +39,10 @@ import attrs
 from omnimsg._convert import shown
 from omnimsg.broadcasts.outcomes import PlannedSend, SendKind
 from omnimsg.broadcasts.plan import PHONE_CHANNELS
-from omnimsg.broadcasts.regions import matching_regions
-from omnimsg.channels.capabilities import ChannelCapabilities, QuietHours
+from omnimsg.channels.capabilities import ChannelCapabilities
 from omnimsg.channels.kinds import Mode
 from omnimsg.channels.registry import Profile
-from omnimsg.delivery._hours import allowed_from, same_hours_later
+from omnimsg.delivery._hours import region_caps, same_hours_later
 from omnimsg.delivery.ledger import Claim, ClaimAction, claim, update_entry
 from omnimsg.delivery.planfile import PlanHeader
 from omnimsg.delivery.records import (
@@ -331,7 +330,9 @@ class Steps:
                     lambda: self._first_free(key_f, period or keep, now),
                 )
             )
-            wanted.extend(self._region_caps(send, now))
+            if send.channel in PHONE_CHANNELS:
+                regions = self.profile.capabilities(send.channel, as_of=now).regions
+                wanted.extend(region_caps(regions, send, now, self._first_free))
         free = caps.chatbot_free_per_month
         if mode is Mode.CHATBOT_INITIATED and free is not None and not state.paid_chatbot_terms:
             local = now.astimezone(state.timezone)
@@ -380,38 +381,6 @@ class Steps:
             return None
         _, rule, again = wanted[refused]
         return rule, again()
-
-    def _region_caps(
-        self, send: PlannedSend, now: datetime
-    ) -> list[tuple[Reservation, str, Callable[[], datetime]]]:
-        """The frequency caps of the regions the recipient's number is in on ``now``'s
-        date (P12), on top of the draft's (X4): one set per number and region, of the
-        messages sent under that region's rule (two contacts sharing a number share
-        its cap). A send the cap holds back waits for the region's next allowed hour,
-        in the number's time zone."""
-        if send.channel not in PHONE_CHANNELS:
-            return []
-        regions = self.profile.capabilities(send.channel, as_of=now).regions
-        if not regions:
-            return []
-        found: list[tuple[Reservation, str, Callable[[], datetime]]] = []
-        for name, rule in matching_regions(regions, send.address):
-            limit = rule.frequency_cap
-            if limit is None:
-                continue
-            digits = send.address[1:] if send.address.startswith("+") else send.address
-            key = f"p12/{name}/{digits}"
-            period = limit.period
-
-            def again(
-                key: str = key,
-                period: timedelta = period,
-                hours: QuietHours | None = rule.quiet_hours,
-            ) -> datetime:
-                return allowed_from(self._first_free(key, period, now), send.address, hours)
-
-            found.append((Reservation(key, send.key, limit.messages, period, period), "P12", again))
-        return found
 
     def _first_free(self, key: str, window: timedelta, now: datetime) -> datetime:
         members = self.store.members(key, now - window)
