@@ -48,6 +48,7 @@ from omnimsg.channels import (
     TextUnit,
     TierPolicy,
     parse_channel_kind,
+    profile_json_schema,
 )
 from omnimsg.channels.registry import (
     Profile,
@@ -103,7 +104,10 @@ from omnimsg.state import (
 )
 from omnimsg.stores.memory import MemoryContactStore, MemoryStateStore
 
-__version__ = "0.1.0"
+try:  # written by the build from the VCS tag (hatch-vcs); absent only in an uninstalled tree
+    from omnimsg._version import __version__
+except ImportError:  # pragma: no cover - running from a source tree that was never installed
+    __version__ = "0.0.0"
 
 __all__ = [
     "RULE_OF",
@@ -183,6 +187,7 @@ __all__ = [
     "plan_broadcast",
     "plan_test_send",
     "profile_from_dict",
+    "profile_json_schema",
     "resolve_id_list",
     "segment_json_schema",
     "validate_draft",
