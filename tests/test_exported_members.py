@@ -26,6 +26,7 @@ def test_every_exported_name_exists_and_is_public() -> None:
 def test_every_public_attribute_is_exported() -> None:
     modules = {
         "audiences",
+        "audit",
         "broadcasts",
         "channels",
         "clock",

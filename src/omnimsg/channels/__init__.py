@@ -18,6 +18,7 @@ from omnimsg.channels.kinds import (
     TextUnit,
     parse_channel_kind,
 )
+from omnimsg.channels.profile_schema import profile_json_schema
 from omnimsg.channels.timeline import (
     ChannelTimeline,
     RuleChange,
@@ -49,5 +50,6 @@ __all__ = [
     "channel_timeline",
     "parse_channel_kind",
     "platform_rules_markdown",
+    "profile_json_schema",
     "rules_as_of",
 ]

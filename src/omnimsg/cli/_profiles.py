@@ -23,6 +23,7 @@ from omnimsg import (
     builtin_profile_names,
     load_profile,
 )
+from omnimsg.channels import profile_json_schema
 from omnimsg.cli._files import require_regular_file
 from omnimsg.cli._flags import as_of_instant, text
 from omnimsg.cli._options import JsonFlag
@@ -119,9 +120,19 @@ def profiles(
         ),
     ] = None,
     json_output: JsonFlag = False,
+    schema: Annotated[
+        bool,
+        typer.Option(
+            "--schema",
+            help="Print the JSON Schema of profile files (for editors) and exit.",
+        ),
+    ] = False,
 ) -> int:
     """Print each channel's settings under built-in profiles or profile files."""
     output = Output.of(ctx)
+    if schema:
+        output.json(profile_json_schema())
+        return 0
     at = as_of_instant(as_of, "--as-of", default=SystemClock().now())
     loaded = [load_file(path) for path in files or ()]
     chosen = names or ([] if files else list(builtin_profile_names()))
