@@ -13,7 +13,9 @@ reason code, never an exception. Exceptions are for bad input and broken backend
     │   ├── PhoneNumberError          a phone number is not a valid number
     │   ├── SnippetError              a snippet variable is missing or malformed
     │   ├── DraftError                a broadcast draft breaks a rule (carries every problem)
-    │   └── LifecycleError            a broadcast status change that is not allowed
+    │   ├── LifecycleError            a broadcast status change that is not allowed
+    │   └── UnknownRuleError (LookupError)  no rule id or reason code is spelled so
+    │                                       (in omnimsg.policy.catalogue)
     ├── SegmentError (ValueError)
     │   └── SegmentValidationError    a segment JSON is malformed (carries every problem)
     ├── AudienceError (ValueError)    an id list or CSV cannot be read at all
@@ -157,10 +159,12 @@ class ProblemDetail(tuple[str, str]):
 
     @property
     def path(self) -> str:
+        """Where the problem is: a dotted key path, a line, or a column."""
         return self[0]
 
     @property
     def message(self) -> str:
+        """What is wrong, in words."""
         return self[1]
 
 

@@ -176,7 +176,7 @@ def _check_delimiter(instance: object, attribute: attrs.Attribute[str], value: o
 class CsvImportOptions:
     """How to read a contacts CSV; build once, reuse for many files.
 
-    Args:
+    Attributes:
         mapping: header text → target: a name in
             :data:`~omnimsg.audiences.CONTACT_FIELDS`, ``"custom.<name>"``, or
             ``None`` to ignore the column. Matched exactly, then ignoring case,

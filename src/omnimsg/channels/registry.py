@@ -415,10 +415,12 @@ class Profile:
 
     @property
     def name(self) -> str:
+        """The profile's name (``respondio``, or the ``name`` of a profile file)."""
         return self.spec.name
 
     @property
     def description(self) -> str:
+        """The profile's description in words (empty when the file gives none)."""
         return self.spec.description
 
     @property

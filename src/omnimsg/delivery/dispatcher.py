@@ -421,22 +421,27 @@ class Dispatcher(_Base):
     Args:
         store: the shared state: ledger, reservations, conversations.
         transport: sends one message (``send(request) -> SendResult``).
-        profile: the channel rules (a :class:`Profile` or a built-in name); by
-            default the plan's own.
-        clock: where ``now`` comes from (:class:`~omnimsg.clock.SystemClock`).
         sleep: how to wait, in seconds (``time.sleep``).
-        owner: this worker's name in the ledger; a worker restarted with the same
-            name takes its claims back at once. Unique per process by default.
-        lease: how long a claim holds before another worker may take it over; set it
-            above the transport's own time-out.
-        max_attempts, backoff, max_backoff: retries of passing failures, with
-            exponential backoff and jitter (a platform's ``retry_after`` is honoured).
-        idempotent: the transport drops a second delivery of one key, so uncertain
-            sends may be sent again (by default its ``idempotent`` attribute).
-        progress: called with a :class:`DispatchProgress` after each settled send.
-        accounts: the sender accounts' states (their time zones: the days of B11's
-            cap) where the store holds none.
-        seed: seeds the jitter, for reproducible tests.
+        **options: the settings every dispatcher takes, by keyword:
+
+            - ``profile``: the channel rules (a :class:`Profile` or a built-in
+              name); by default the plan's own.
+            - ``clock``: where ``now`` comes from (:class:`~omnimsg.clock.SystemClock`).
+            - ``owner``: this worker's name in the ledger; a worker restarted with the
+              same name takes its claims back at once. Unique per process by default.
+            - ``lease``: how long a claim holds before another worker may take it
+              over; set it above the transport's own time-out.
+            - ``max_attempts``, ``backoff``, ``max_backoff``: retries of passing
+              failures, with exponential backoff and jitter (a platform's
+              ``retry_after`` is honoured).
+            - ``idempotent``: the transport drops a second delivery of one key, so
+              uncertain sends may be sent again (by default its ``idempotent``
+              attribute).
+            - ``progress``: called with a :class:`DispatchProgress` after each
+              settled send.
+            - ``accounts``: the sender accounts' states (their time zones: the days of
+              B11's cap) where the store holds none.
+            - ``seed``: seeds the jitter, for reproducible tests.
     """
 
     def __init__(

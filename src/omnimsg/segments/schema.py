@@ -35,6 +35,7 @@ from omnimsg.state import SubscriptionStatus
 __all__ = ["SCHEMA_DIALECT", "segment_json_schema"]
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+"""The JSON Schema dialect the segment schema is written in (its ``$schema``)."""
 
 _STRING = {"type": "string", "minLength": 1}
 _VALUE_DEFS: Mapping[ValueKind, dict[str, Any]] = {
