@@ -26,6 +26,10 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 TIMEOUT = 60
 
 SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
+    "audit.py": (
+        ["--messages", "300", "--contacts", "50", "--repeat", "1", "--memory-factor", "2"],
+        ["audit vs decide ratio", "audit messages/s", "audit peak memory ratio, long log vs short"],
+    ),
     "decide.py": (
         ["--repeat", "3", "--number", "20"],
         [

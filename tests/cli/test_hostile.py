@@ -26,6 +26,7 @@ from .conftest import EXAMPLES, NOW, Result, run_program
 
 SEGMENT = str(EXAMPLES / "segment.json")
 CONTACTS = str(EXAMPLES / "contacts.csv")
+AUDIT_LOG = str(EXAMPLES / "audit" / "violations.jsonl")
 LONG = "x" * 100_000
 BOUND_SECONDS = 20  # generous: the point is that nothing is quadratic or waits forever
 
@@ -70,6 +71,12 @@ TEMPLATES = [
     ("segment", SEGMENT, "--custom-field", "score=number", "--unknown-columns", "{}", *NOW),
     ("segment", SEGMENT, "--custom-field", "score=number", "--sample", "{}", *NOW),
     ("segment", SEGMENT, "--now", "{}"),
+    ("audit", "{}"),
+    ("audit", AUDIT_LOG, "--profile", "{}"),
+    ("audit", AUDIT_LOG, "--contacts", "{}"),
+    ("audit", AUDIT_LOG, "--frequency-cap", "{}"),
+    ("audit", AUDIT_LOG, "--format", "{}"),
+    ("explain", "{}"),
     ("{}",),
 ]  # fmt: skip
 HOSTILE = [

@@ -22,8 +22,10 @@ import typer
 import typer.main
 
 from omnimsg import OmnimsgError, __version__
+from omnimsg.cli._audit import audit
 from omnimsg.cli._check import check
 from omnimsg.cli._dispatch import dispatch
+from omnimsg.cli._explain import explain
 from omnimsg.cli._flags import FlagError
 from omnimsg.cli._output import Output, PipeGuard, print_error
 from omnimsg.cli._plan import plan
@@ -54,6 +56,8 @@ app.command(name="segment")(segment)
 app.command(name="plan")(plan)
 app.command(name="dispatch")(dispatch)
 app.command(name="rules")(rules)
+app.command(name="audit")(audit)
+app.command(name="explain")(explain)
 
 
 def _show_version(ctx: typer.Context, value: bool) -> None:
