@@ -60,6 +60,8 @@ PUBLIC_MODULES = (
     "omnimsg.testing",
     "omnimsg.protocols",
     "omnimsg.transports",
+    "omnimsg.audit",
+    "omnimsg.policy.catalogue",
 )
 BOUND_SECONDS = 2.0
 # A call still running after this long is interrupted (SIGALRM) and reported as hung:
@@ -430,7 +432,48 @@ BY_NAME: dict[str, Factory] = {
     "wa_id": lambda env: "34600000001",
     "policy_at": lambda env: api("TierPolicy")([1000, 10_000, 100_000, None]),
 }
+
+
+def _log_entry() -> Any:
+    """One outbound WhatsApp message of a log, free-form with no window (W2)."""
+    return api("audit.LogEntry")(
+        at=NOW - timedelta(hours=1),
+        direction="outbound",
+        channel="whatsapp",
+        account="wa-1",
+        contact="34600000001",
+        text="Hola",
+    )
+
+
 OVERRIDES: dict[tuple[str, str], Factory] = {
+    ("read_log", "source"): lambda env: [
+        '{"at": "2026-11-23T11:00:00Z", "direction": "inbound", "channel": "sms",'
+        ' "account": "sms-1", "contact": "+34600000001", "text": "STOP"}'
+    ],
+    ("audit_log", "entries"): lambda env: [_log_entry()],
+    ("audit", "entries"): lambda env: [_log_entry()],
+    ("Auditor.run", "entries"): lambda env: [_log_entry()],
+    ("summarize", "violations"): lambda env: [],
+    ("rule", "rule_id"): lambda env: "W2",
+    ("citing", "rule_id"): lambda env: "W2",
+    ("reason", "code"): lambda env: "template_required",
+    ("lookup", "id_or_code"): lambda env: "W2",
+    ("assert_allowed", "decision"): lambda env: api("decide")(
+        ex("whatsapp"),
+        api("ConversationState")(last_inbound_at=NOW),
+        api("Message")(text="Hola"),
+        now=NOW,
+    ),
+    ("assert_refused", "decision"): lambda env: api("decide")(
+        ex("whatsapp"), api("ConversationState")(), api("Message")(text="Hola"), now=NOW
+    ),
+    ("assert_plan_respects", "plan"): lambda env: _plan(),
+    ("assert_no_violations", "log"): lambda env: [
+        '{"at": "2026-11-23T11:00:00Z", "direction": "inbound", "channel": "whatsapp",'
+        ' "account": "wa-1", "contact": "+34600000001", "text": "Hola"}'
+    ],
+    ("derive_profile", "base"): lambda env: "respondio",
     ("parse_segment", "data"): lambda env: ex("segment_data"),
     ("draft_from_dict", "data"): lambda env: ex("draft_data"),
     ("Plan", "planner"): lambda env: _plan()._planner,
@@ -477,6 +520,13 @@ ALSO_PASSED = {("filter_contacts", "now")}
 # Example instances by class name: the receivers of methods, and the source of valid
 # constructor arguments (an attrs class or named tuple gives back its own fields).
 INSTANCES: dict[str, Factory] = {
+    "LogEntry": lambda env: _log_entry(),
+    "Violation": lambda env: next(iter(api("audit.audit_log")([_log_entry()], ex("respondio")))),
+    "BadRow": lambda env: api("audit.BadRow")(2, "at", "naive instant"),
+    "AuditReport": lambda env: api("audit.audit")([_log_entry()], ex("respondio")),
+    "Auditor": lambda env: api("audit.Auditor")(ex("respondio")),
+    "RuleEntry": lambda env: api("policy.catalogue.rule")("W2"),
+    "ReasonEntry": lambda env: api("policy.catalogue.reason")("template_required"),
     "Draft": lambda env: ex("draft"),
     "Plan": lambda env: _plan(),
     "PlanSummary": lambda env: _plan().run(),

@@ -12,6 +12,15 @@ Fakes, not mocks: each double behaves like the real thing, in memory.
   with ``SendStatus.REJECTED``, ``SendStatus.RETRY``, an exception to raise or a
   callable answering the request; then read ``requests``, ``results`` and ``sent``.
 - The in-memory stores are real stores and live in :mod:`omnimsg.stores.memory`.
+- Builders: :func:`derive_profile` (a profile with overrides in one line) and
+  :class:`ContactFactory` (contacts with unique ids and sensible defaults).
+- Assertions for your compliance tests (:mod:`omnimsg.testing.assertions`):
+  :func:`assert_allowed`, :func:`assert_refused`, :func:`assert_plan_respects`,
+  :func:`assert_no_violations`; a failure is a
+  :class:`~omnimsg.errors.ConformanceError`, an ``AssertionError`` saying what was
+  expected, what happened, the reason code and the rule id.
+- The pytest plugin (:mod:`omnimsg.testing.pytest_plugin`) gives these as fixtures;
+  :mod:`omnimsg.testing.strategies` holds hypothesis strategies (extra ``testing``).
 
 A protocol only checks shape. The ``check_*`` functions check behaviour: run them on
 your own store or transport (``check_state_store(lambda: MyStore(...))``) in your test
@@ -46,13 +55,19 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 __all__ = [
+    "ContactFactory",
     "FixedClock",
     "RecordingTransport",
+    "assert_allowed",
+    "assert_no_violations",
+    "assert_plan_respects",
+    "assert_refused",
     "check_contact_sink",
     "check_contact_source",
     "check_delivery_store",
     "check_state_store",
     "check_transport",
+    "derive_profile",
 ]
 
 
@@ -424,3 +439,13 @@ def check_transport(transport: Transport) -> None:
             isinstance(again, SendResult) and again.idempotency_key == request.idempotency_key,
             "asend returns a SendResult with the request's key",
         )
+
+
+# Last: these modules import from the package (its submodules), which is now complete.
+from omnimsg.testing._builders import ContactFactory, derive_profile  # noqa: E402
+from omnimsg.testing.assertions import (  # noqa: E402
+    assert_allowed,
+    assert_no_violations,
+    assert_plan_respects,
+    assert_refused,
+)

@@ -1,0 +1,3 @@
+"""pytester runs users' test files in a temporary folder with the plugin loaded."""
+
+pytest_plugins = ["pytester"]
