@@ -105,7 +105,7 @@ from omnimsg.state import (
 from omnimsg.stores.memory import MemoryContactStore, MemoryStateStore
 
 try:  # written by the build from the VCS tag (hatch-vcs); absent only in an uninstalled tree
-    from omnimsg._version import __version__
+    from omnimsg._version import __version__ as __version__
 except ImportError:  # pragma: no cover - running from a source tree that was never installed
     __version__ = "0.0.0"
 
