@@ -364,21 +364,25 @@ class Lane:
         counted: bool,
         new_recipient: bool = True,
         latest: int | None = None,
+        gap: int = 0,
     ) -> Slot | None:
         """The first place from ``earliest`` for ``count`` sends to one recipient.
 
         All ``count`` sends fall in one allowed interval (quiet hours) and on one
-        local day of the account; ``counted`` sends count toward the tier;
-        ``new_recipient`` ones toward the daily cap. ``latest`` bounds the last send
-        (exclusive; a window that closes). ``None`` when nothing fits before the
-        horizon (or ``latest``).
+        local day of the account, at least ``gap`` microseconds apart (the channel's
+        interval between two messages to one user, P5, P10); ``counted`` sends count
+        toward the tier; ``new_recipient`` ones toward the daily cap. ``latest``
+        bounds the last send (exclusive; a window that closes). ``None`` when nothing
+        fits before the horizon (or ``latest``).
         """
         end = self.horizon if latest is None else min(latest, self.horizon)
         at = earliest if earliest > self.origin else self.origin
         spacing = self.spacing
+        gap = gap if count > 1 else 0
         if allowed is None and not spacing and self.daily_cap is None and self.tier is None:
             # Nothing limits this lane: everything goes at once (B10 without a rate).
-            return _slot(Slot, ([at] * count, [], -1, counted)) if at < end else None
+            times = [at + n * gap for n in range(count)]
+            return _slot(Slot, (times, [], -1, counted)) if times[-1] < end else None
         if allowed is None and count == 1 and self.daily_cap is None and self.tier is None:
             # Only the rate limits this lane: the first free grid point from `at`.
             k = self._free_slot(-(-(at - self.origin) // spacing))
@@ -410,14 +414,15 @@ class Lane:
             times: list[int] = []
             slots: list[int] = []
             if spacing:
+                step = max(1, -(-gap // spacing))  # grid points between two sends
                 k = -(-(at - self.origin) // spacing)
                 for _n in range(count):
                     k = self._free_slot(k)
                     slots.append(k)
                     times.append(self.origin + k * spacing)
-                    k += 1
+                    k += step
             else:
-                times = [at] * count
+                times = [at + n * gap for n in range(count)]
             last = times[-1]
             first = times[0]
             if last >= interval_end:

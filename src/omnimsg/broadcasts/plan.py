@@ -808,6 +808,8 @@ class _Planner:
         when nothing fits within 7 days."""
         sender = candidate.sender
         allowed = self._allowed(contact, sender, candidate.address, len(messages))
+        interval = sender.caps.recipient_interval  # P5, P10: one user's messages apart
+        gap = 0 if interval is None else micros_of(interval)
         at = earliest
         for _ in range(4):
             closes = decisions[0].window_closes_at
@@ -816,7 +818,9 @@ class _Planner:
             counted = tiers is not None and (
                 tiers.replies_in_window_count or not any(d.reason in _UNCOUNTED for d in decisions)
             )
-            slot = sender.lane.find(at, len(messages), allowed, counted=counted, latest=latest)
+            slot = sender.lane.find(
+                at, len(messages), allowed, counted=counted, latest=latest, gap=gap
+            )
             if slot is not None:
                 return slot, decisions, allowed
             if latest is None or latest >= self.horizon:
