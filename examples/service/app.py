@@ -14,7 +14,8 @@ service.app:make_app`` reads the settings from the environment):
 
 The wall clock is read only through the injected :class:`omnimsg.Clock`
 (:class:`omnimsg.SystemClock` unless a test fixes one). omnimsg's errors become 4xx
-answers carrying their words: malformed input 422, an unknown profile, channel or
+answers carrying their words: malformed input 422 (a channel other than the one the
+contact's identity gives the account included), an unknown profile, channel or
 setting 400, a missing contact or broadcast 404, an id taken 409; a database or
 broker that cannot be reached 503.
 """
@@ -26,17 +27,22 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omnimsg import (
+    ChannelKind,
     Clock,
     ConfigurationError,
     Contact,
     DraftError,
+    InputError,
     Message,
     OmnimsgError,
     SegmentValidationError,
@@ -46,8 +52,11 @@ from omnimsg import (
     decide,
     draft_from_dict,
     load_profile,
+    normalize_phone,
+    parse_channel_kind,
     plan_broadcast,
 )
+from omnimsg.audiences import find_whatsapp_contact
 from omnimsg.delivery import delivery_report, on_inbound
 from omnimsg.delivery.celery import enqueue_plan
 from omnimsg.errors import StoreUnavailableError
@@ -67,6 +76,9 @@ from service.settings import Settings
 from service.worker import make_celery
 
 log = logging.getLogger("service.app")
+
+# The driver's errors of a server that cannot be reached (or a connection it dropped).
+_UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError)
 
 
 def create_app(
@@ -108,6 +120,7 @@ def create_app(
     app.add_exception_handler(OmnimsgError, _omnimsg_error)
     app.add_exception_handler(DuplicateError, _duplicate)
     app.add_exception_handler(RequestValidationError, _malformed)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
 
     @app.post("/contacts", status_code=201)
     def add_contacts(body: ContactsIn) -> ContactsOut:
@@ -118,7 +131,10 @@ def create_app(
     @app.post("/webhooks/inbound")
     def inbound(body: InboundMessage) -> InboundOut:
         """A contact's message: the window opens, keywords and replies move consent."""
-        contact = _contact(db, body.contact, body.sender, body.account)
+        kind = parse_channel_kind(body.channel)
+        found = _contact(db, body.contact, body.sender, body.account, kind)
+        _check_channel(found, body.account, kind)
+        contact = found.id
         result = on_inbound(
             db.store,
             contact_id=contact,
@@ -147,11 +163,12 @@ def create_app(
         """omnimsg's decision for this message, to this contact, on this account, now."""
         now = clock.now()
         caps = profile.capabilities(body.channel, as_of=now)
-        state = db.store.get_conversation(body.contact, body.account)
+        contact = db.contacts.get_contact(body.contact)
+        if contact is None:
+            raise HTTPException(404, f"contact: no contact has the id {body.contact!r}")
+        _check_channel(contact, body.account, caps.kind)
+        state = db.store.get_conversation(contact.id, body.account)
         if state is None:
-            contact = db.contacts.get_contact(body.contact)
-            if contact is None:
-                raise HTTPException(404, f"contact: no contact has the id {body.contact!r}")
             state = conversation_state(contact, body.account)
         message = Message(
             text=body.text,
@@ -231,17 +248,54 @@ def make_app() -> FastAPI:
     return create_app(Settings.from_env())
 
 
-def _contact(db: ServiceDatabase, contact: str | None, sender: str | None, account: str) -> str:
-    """The id of the contact a webhook names, by the service's id or the platform's."""
+def _contact(
+    db: ServiceDatabase, contact: str | None, sender: str | None, account: str, kind: ChannelKind
+) -> Contact:
+    """The contact a webhook names, by the service's id or the platform's."""
     if contact is not None:
-        if db.contacts.get_contact(contact) is None:
+        found = db.contacts.get_contact(contact)
+        if found is None:
             raise HTTPException(404, f"contact: no contact has the id {contact!r}")
-        return contact
+        return found
     assert sender is not None  # the model asks for one of the two
-    found = db.contacts.find_identity(account, sender)
+    found = db.contacts.find_identity(account, sender) or _by_number(db, sender, account, kind)
     if found is None:
         raise HTTPException(404, f"sender: no contact has the id {sender!r} on {account!r}")
-    return found.id
+    return found
+
+
+def _by_number(db: ServiceDatabase, sender: str, account: str, kind: ChannelKind) -> Contact | None:
+    """The contact a phone channel's sender is when no identity on the account has its id.
+
+    The planner sends SMS and WhatsApp to a contact's phone when it has no identity
+    on the account (B2), so that contact's replies, an opt-out above all (X1), come
+    from the phone: a WhatsApp id in any of its forms (P16), an SMS number as E.164.
+    """
+    try:
+        if kind is ChannelKind.WHATSAPP:
+            match = find_whatsapp_contact(db.contacts, account, sender)
+            return None if match is None else match.contact
+        if kind is ChannelKind.SMS:
+            phone = normalize_phone(sender)
+            return db.contacts.find_by_phone([phone], not_on_account=account)
+    except InputError:  # not a phone number: no contact has it
+        return None
+    return None
+
+
+def _check_channel(contact: Contact, account: str, kind: ChannelKind) -> None:
+    """Refuse a channel other than the one the contact's identity gives the account.
+
+    Decided by another channel's rules, a WhatsApp account would answer as SMS does
+    (no window, W1) and read SMS keywords: 422 instead of a wrong answer.
+    """
+    identity = contact.identity_on(account)
+    if identity is not None and identity.channel is not kind:
+        raise HTTPException(
+            422,
+            f"channel: account {account!r} is the contact's {identity.channel.value} account,"
+            f" not {kind.value}",
+        )
 
 
 def _stored(db: ServiceDatabase, broadcast_id: str) -> tuple[dict[str, Any], str]:
@@ -281,6 +335,8 @@ class AsciiJSONResponse(JSONResponse):
 def _status(exc: OmnimsgError) -> int:
     if isinstance(exc, StoreUnavailableError):
         return 503
+    if isinstance(exc, StoreError) and isinstance(exc.__cause__, _UNREACHABLE):
+        return 503  # SqlContactSource words a refused connection as a plain StoreError
     if isinstance(exc, StoreError):
         return 500
     if isinstance(exc, ConfigurationError):
@@ -299,6 +355,17 @@ async def _omnimsg_error(_: Request, exc: Exception) -> JSONResponse:
     elif isinstance(exc, SegmentValidationError):
         content["problems"] = [{"path": p.path, "message": p.message} for p in exc.problems]
     return AsciiJSONResponse(content, status_code=_status(exc))
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    """A 404, 405 or 422 the app raises itself, in the same shape as the others."""
+    assert isinstance(exc, StarletteHTTPException)
+    try:
+        kind = HTTPStatus(exc.status_code).phrase
+    except ValueError:  # a status the standard does not name
+        kind = "HTTPException"
+    content = {"detail": str(exc.detail), "error": kind}
+    return AsciiJSONResponse(content, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _duplicate(_: Request, exc: Exception) -> JSONResponse:

@@ -13,12 +13,15 @@ Nothing here reads the clock: instants come in as arguments.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from omnimsg import Contact, StoreError, conversation_state
+from omnimsg import Contact, InputError, StoreError, conversation_state
+from omnimsg.errors import StoreUnavailableError
 from omnimsg.protocols import DeliveryStore
 from omnimsg.stores.open import open_store
 from omnimsg.stores.sql import SqlContactSource, create_reference_schema, load_contacts
@@ -43,6 +46,23 @@ class DuplicateError(Exception):
     """A contact or a broadcast with this id is stored already."""
 
 
+@contextmanager
+def _database(where: str) -> Iterator[None]:
+    """SQLAlchemy's errors as omnimsg's, as omnimsg's own stores raise them.
+
+    A server that cannot be reached is :class:`~omnimsg.errors.StoreUnavailableError`
+    (the app answers 503: retry later); any other failure is
+    :class:`~omnimsg.StoreError`.
+    """
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        cause = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
+        raise StoreUnavailableError(f"{where}: the database cannot be reached ({cause})") from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreError(f"{where}: the database failed ({type(exc).__name__})") from exc
+
+
 class ServiceDatabase:
     """The service's schema on the PostgreSQL server of ``settings``.
 
@@ -62,10 +82,11 @@ class ServiceDatabase:
 
     def create(self) -> None:
         """Create the schema and the tables that are missing (omnimsg's store's too)."""
-        with self._base.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.settings.schema}"'))
-        create_reference_schema(self.engine)
-        _plans_metadata.create_all(self.engine)
+        with _database("create"):
+            with self._base.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.settings.schema}"'))
+            create_reference_schema(self.engine)
+            _plans_metadata.create_all(self.engine)
         self.store  # noqa: B018  (opening the store creates or migrates its tables)
 
     @property
@@ -90,15 +111,23 @@ class ServiceDatabase:
 
         Raises:
             DuplicateError: a contact id is stored already (nothing is stored).
-            InputError: a value the database cannot hold (nothing is stored).
+            InputError: a value the database cannot hold, or an id given twice
+                (nothing is stored).
             StoreError: the database failed.
         """
+        counts = Counter(contact.id for contact in contacts)
+        twice = sorted(contact_id for contact_id, count in counts.items() if count > 1)
+        if twice:
+            shown = ", ".join(repr(contact_id[:100]) for contact_id in twice[:20])
+            raise InputError(f"contacts: {shown} given more than once")
         try:
             with self.engine.begin() as conn:
                 count = load_contacts(conn, contacts)  # every value checked before it is sent
+        except StoreUnavailableError:
+            raise
         except StoreError:
             ids = [contact.id for contact in contacts]
-            with self.engine.connect() as conn:
+            with _database("add_contacts"), self.engine.connect() as conn:
                 known = sa.select(contact_rows.c.id).where(contact_rows.c.id.in_(ids))
                 taken = conn.execute(known).scalars().all()
             if taken:
@@ -136,16 +165,21 @@ class ServiceDatabase:
             .on_conflict_do_nothing()
             .returning(plans.c.broadcast_id)
         )
-        with self.engine.begin() as conn:
+        with _database("save_plan"), self.engine.begin() as conn:
             if conn.execute(statement).first() is None:
                 raise DuplicateError(f"broadcast {broadcast_id!r} was planned already")
 
     def plan(self, broadcast_id: str) -> tuple[dict[str, object], str] | None:
-        """The summary and the JSON Lines of a stored plan, or ``None``."""
+        """The summary and the JSON Lines of a stored plan, or ``None``.
+
+        An id PostgreSQL text cannot hold (a NUL) is no stored plan's: ``None``.
+        """
+        if "\x00" in broadcast_id:
+            return None
         query = sa.select(plans.c.summary, plans.c.plan).where(
             plans.c.tenant == self.settings.tenant, plans.c.broadcast_id == broadcast_id
         )
-        with self.engine.connect() as conn:
+        with _database("plan"), self.engine.connect() as conn:
             found = conn.execute(query).first()
         return None if found is None else (dict(found[0]), str(found[1]))
 

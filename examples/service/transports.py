@@ -91,14 +91,42 @@ class HttpTransport:
         except httpx.HTTPError as exc:
             raise TransportError(f"no answer from the gateway for {key}: {exc}") from exc
         if answer.is_success:
-            found = answer.json().get("id") if answer.content else None
-            return SendResult(key, SendStatus.ACCEPTED, provider_message_id=str(found or key))
+            return SendResult(
+                key, SendStatus.ACCEPTED, provider_message_id=_gateway_id(answer, key)
+            )
         words = f"{answer.status_code}: {answer.text[:500]}"
         if answer.status_code == 429 or answer.status_code >= 500:
-            after = answer.headers.get("Retry-After", "")
-            wait = float(after) if after.isdigit() else None
-            return SendResult(key, SendStatus.RETRY, error=words, retry_after=wait)
+            return SendResult(key, SendStatus.RETRY, error=words, retry_after=_retry_after(answer))
         return SendResult(key, SendStatus.REJECTED, error=words)
+
+
+_LONGEST_WAIT = 24 * 3600  # seconds: a Retry-After beyond a day is read as a day
+
+
+def _retry_after(answer: httpx.Response) -> float | None:
+    """The seconds of a ``Retry-After`` header (ASCII digits only, at most a day), or ``None``.
+
+    A header omnimsg would refuse (a wait of years, a digit of another script) must
+    not make a message the gateway will take later look failed.
+    """
+    after = answer.headers.get("Retry-After", "").strip()
+    if not (after.isascii() and after.isdigit()):
+        return None
+    return float(min(int(after[:12]), _LONGEST_WAIT))
+
+
+def _gateway_id(answer: httpx.Response, key: str) -> str:
+    """The id a 2xx answer gives the message, else ``key``.
+
+    The gateway took the message whatever its body says: a body that is not JSON,
+    or names no id, must not turn a sent message into a failed one.
+    """
+    try:
+        body = answer.json() if answer.content else None
+    except ValueError:  # not JSON, or not text
+        return key
+    found = body.get("id") if isinstance(body, dict) else None
+    return str(found) if isinstance(found, str | int) and str(found) else key
 
 
 def logging_transport() -> LoggingTransport:

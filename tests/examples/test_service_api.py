@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -16,9 +17,11 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from service.app import create_app
+from service.database import ServiceDatabase
 from service.settings import Settings
 
 from examples.conftest import NOW, unique
+from omnimsg import Message, conversation_state, decide, load_profile
 from omnimsg.testing import FixedClock
 
 
@@ -396,3 +399,242 @@ def test_hostile_contacts_are_4xx_with_words_and_store_nothing(
     if field != "id":
         missing = post_json(shared, "/decisions", {"channel": "sms", "account": "a", **contact})
         assert missing.status_code in (404, 422)
+
+
+# --- the contact a webhook names, and the channel of its account -----------------------
+
+
+def sms_draft(draft_id: str, tag: str) -> dict[str, Any]:
+    """A marketing SMS broadcast from ``sms-1`` to the contacts tagged ``tag``."""
+    return {
+        "id": draft_id,
+        "name": "Weekend offer",
+        "channels": ["sms"],
+        "audience": {"segment": {"field": "tags", "op": "has_any", "value": [tag]}},
+        "senders": [{"account": "sms-1", "channel": "sms"}],
+        "content": {"sms": [{"text": "20% off this weekend"}]},
+    }
+
+
+def test_an_sms_stop_from_a_contact_reached_by_phone_ends_marketing_and_plans(
+    client: TestClient,
+) -> None:
+    """X1: a contact with a phone and no identity on the SMS account gets broadcasts
+    at that phone (B2), so its STOP, sent from that phone, must find it: the next
+    decision refuses marketing and the next plan leaves it out."""
+    contact, tag, phone = unique("ph"), unique("phone-only"), "+14155550188"
+    add(client, {"id": contact, "phone": phone, "tags": [tag]})
+    result = inbound(
+        client,
+        channel="sms",
+        account="sms-1",
+        sender=phone,
+        message_id=unique("sms"),
+        at=NOW.isoformat(),
+        text="STOP",
+    )
+    assert result["contact"] == contact
+    assert result["consent"] == "unsubscribed"
+    offer = {"channel": "sms", "account": "sms-1", "contact": contact, "marketing": True}
+    refused = ask(client, **offer, text="20% off this weekend")
+    assert (refused["allowed"], refused["reason"], refused["rule"]) == (False, "opted_out", "X1")
+    planned = client.post("/broadcasts", json={"draft": sms_draft(unique("offer"), tag)})
+    assert planned.status_code == 201, planned.text
+    summary = planned.json()["summary"]
+    assert (summary["planned"], summary["excluded_by_reason"]) == (0, {"opted_out": 1})
+    assert planned.json()["tasks"] == []
+
+
+def test_a_whatsapp_sender_in_another_form_of_the_stored_number_finds_the_contact(
+    client: TestClient,
+) -> None:
+    """P16, W2: WhatsApp sends a Mexican mobile as 521 + 10 digits; the contact stored
+    with +52 and 10 digits is the same person, and its window opens."""
+    contact = unique("mx")
+    add(client, {"id": contact, "phone": "+525512345678"})
+    result = inbound(
+        client,
+        channel="whatsapp",
+        account="wa-mx",
+        sender="5215512345678",
+        message_id=unique("wamid"),
+        at=NOW.isoformat(),
+        text="hola",
+    )
+    assert result["contact"] == contact
+    decision = ask(client, channel="whatsapp", account="wa-mx", contact=contact, text="hola")
+    assert (decision["allowed"], decision["reason"]) == (True, "within_window")
+
+
+def test_a_sender_that_is_not_a_phone_number_is_still_404(client: TestClient) -> None:
+    for channel, sender in (("sms", "not-a-number"), ("whatsapp", "abc"), ("sms", "+1\x00")):
+        answer = post_json(
+            client,
+            "/webhooks/inbound",
+            {
+                "channel": channel,
+                "account": "acct-x",
+                "sender": sender,
+                "message_id": unique("m"),
+                "at": NOW.isoformat(),
+            },
+        )
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["error"] == "Not Found"
+
+
+def test_a_channel_other_than_the_accounts_is_422_naming_both(client: TestClient) -> None:
+    """W2, W1: the contact's identity says wa-1 is a WhatsApp account; a question or
+    a webhook about SMS on it would be decided by SMS rules (no window), so it is
+    refused instead of answered."""
+    contact = unique("wa")
+    add(client, whatsapp_contact(contact, "34612345676"))
+    answer = client.post(
+        "/decisions", json={"channel": "sms", "account": "wa-1", "contact": contact, "text": "x"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert "'wa-1'" in answer.json()["detail"]
+    assert "whatsapp" in answer.json()["detail"]
+    assert "sms" in answer.json()["detail"]
+    message = {
+        "channel": "sms",
+        "account": "wa-1",
+        "contact": contact,
+        "message_id": unique("m"),
+        "at": NOW.isoformat(),
+        "text": "STOP",
+    }
+    assert client.post("/webhooks/inbound", json=message).status_code == 422
+    still = ask(client, channel="whatsapp", account="wa-1", contact=contact, text="x")
+    assert still["reason"] == "template_required"  # the refused webhook changed nothing
+
+
+@pytest.mark.parametrize("broadcast_id", ["%00", "a%00b", "%ED%A0%80"])
+def test_a_broadcast_id_no_plan_can_have_is_404(client: TestClient, broadcast_id: str) -> None:
+    """NUL cannot be stored in PostgreSQL text: no plan has such an id, so 404, not 500."""
+    for answer in (
+        client.get(f"/broadcasts/{broadcast_id}"),
+        client.post(f"/broadcasts/{broadcast_id}/dispatch"),
+    ):
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["error"] == "Not Found"
+        assert "no plan has the id" in answer.json()["detail"]
+
+
+def test_one_id_twice_in_a_request_is_422_and_stores_nothing(client: TestClient) -> None:
+    """A5: the request names every id given more than once; the database's refusal of
+    the second row is not a 500."""
+    twice, once = unique("twice"), unique("once")
+    answer = client.post(
+        "/contacts", json={"contacts": [{"id": twice}, {"id": once}, {"id": twice}]}
+    )
+    assert answer.status_code == 422, answer.text
+    assert twice in answer.json()["detail"]
+    assert once not in answer.json()["detail"]
+    add(client, {"id": once})  # nothing of the refused request was stored
+
+
+def test_a_database_that_cannot_be_reached_is_503_with_words(
+    service_settings: Settings, clock: FixedClock
+) -> None:
+    """The README's promise: a database that does not answer is 503 (retry later), on
+    the service's own tables (plans, the duplicate check) as on omnimsg's."""
+    dead = replace(service_settings, database_url="postgresql://postgres@127.0.0.1:1/test")
+    database = ServiceDatabase(dead)
+    try:
+        app = create_app(service_settings, clock=clock, database=database)
+        client = TestClient(app)  # no lifespan: the tables are not created
+        for answer in (
+            client.get("/broadcasts/spring"),
+            client.post("/broadcasts/spring/dispatch"),
+            client.post("/decisions", json={"channel": "sms", "account": "a", "contact": "c"}),
+        ):
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["error"] in ("StoreUnavailableError", "StoreError")
+            assert "127.0.0.1" in answer.json()["detail"] or "reached" in answer.json()["detail"]
+    finally:
+        database.close()
+
+
+ACCOUNTS = {"whatsapp": "wa-1", "messenger": "fb-1", "wechat": "wc-1", "sms": "sms-1"}
+
+
+@pytest.fixture(scope="module")
+def reader(service_settings: Settings) -> Iterator[ServiceDatabase]:
+    """The service's database, opened beside the app to read what the app stored."""
+    database = ServiceDatabase(service_settings)
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    channel=st.sampled_from(sorted(ACCOUNTS)),
+    wrote=st.none() | st.integers(min_value=0, max_value=10 * 24 * 60),
+    text=st.sampled_from(["", "Hi", "x" * 2100, "STOP"]),
+    template=st.none() | st.just("order_ready"),
+    tag=st.none() | st.sampled_from(["HUMAN_AGENT", "ACCOUNT_UPDATE", "NOT_A_TAG"]),
+    marketing=st.booleans(),
+    broadcast=st.booleans(),
+)
+def test_may_i_send_is_omnimsgs_decide_on_the_stored_state(
+    shared: TestClient,
+    reader: ServiceDatabase,
+    channel: str,
+    wrote: int | None,
+    text: str,
+    template: str | None,
+    tag: str | None,
+    marketing: bool,
+    broadcast: bool,
+) -> None:
+    """W7: the service's answer is decide()'s for the same contact, account, message and
+    instant, read from the same store (W2-W5 windows, X1 consent, C3 lengths)."""
+    contact, account = unique("agree"), ACCOUNTS[channel]
+    identity = {"account_id": account, "channel": channel, "external_id": unique("id")}
+    add(shared, {"id": contact, "identities": [identity]})
+    if wrote is not None:
+        message = {"channel": channel, "account": account, "contact": contact}
+        at = (NOW - timedelta(minutes=wrote)).isoformat()
+        inbound(shared, **message, message_id=unique("m"), at=at, text=text or None)
+    question = {
+        "channel": channel,
+        "account": account,
+        "contact": contact,
+        "text": text,
+        "template": template,
+        "tag": tag,
+        "marketing": marketing,
+        "broadcast": broadcast,
+    }
+    answer = ask(shared, **question)
+    state = reader.store.get_conversation(contact, account)
+    if state is None:
+        state = conversation_state(reader.contacts.get_contact(contact), account)
+    caps = load_profile(reader.settings.profile).capabilities(channel, as_of=NOW)
+    expected = decide(
+        caps,
+        state,
+        Message(text=text, template=template, tag=tag, marketing=marketing, broadcast=broadcast),
+        now=NOW,
+        account=reader.store.get_account(account),
+    )
+    assert answer == {
+        "allowed": expected.allowed,
+        "mode": expected.mode.value,
+        "reason": expected.reason.value,
+        "rule": expected.rule,
+        "window_closes_at": _iso(expected.window_closes_at),
+        "retry_at": _iso(expected.retry_at),
+        "remaining_in_window": expected.remaining_in_window,
+        "paid": expected.paid,
+        "explanation": expected.explain(),
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
