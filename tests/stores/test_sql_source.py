@@ -414,3 +414,26 @@ def test_only_omnimsg_errors_escape_for_hostile_lookups(database: sa.Connection)
         ):
             with contextlib.suppress(OmnimsgError):
                 method(*arguments)
+
+
+def test_a_server_out_of_reach_is_unavailable_a_missing_table_is_refused(
+    tmp_path: Path,
+) -> None:
+    # A caller tells "try again later" (StoreUnavailableError) from "refused": a
+    # PostgreSQL port nobody listens on is the first; SQLite's OperationalError for a
+    # table that is not there is the second.
+    from omnimsg.errors import StoreUnavailableError
+
+    nobody = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:1/test")
+    try:
+        with pytest.raises(StoreUnavailableError, match="cannot be reached"):
+            list(SqlContactSource(nobody).iter_contacts())
+    finally:
+        nobody.dispose()
+    empty = sa.create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        with pytest.raises(StoreError, match="refused") as refused:
+            list(SqlContactSource(empty).iter_contacts())
+        assert not isinstance(refused.value, StoreUnavailableError)
+    finally:
+        empty.dispose()

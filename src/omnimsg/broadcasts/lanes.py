@@ -381,8 +381,10 @@ class Lane:
         gap = gap if count > 1 else 0
         if allowed is None and not spacing and self.daily_cap is None and self.tier is None:
             # Nothing limits this lane: everything goes at once (B10 without a rate).
-            times = [at + n * gap for n in range(count)]
-            return _slot(Slot, (times, [], -1, counted)) if times[-1] < end else None
+            last = at + (count - 1) * gap
+            if last >= end:
+                return None
+            return _slot(Slot, ([at + n * gap for n in range(count)], [], -1, counted))
         if allowed is None and count == 1 and self.daily_cap is None and self.tier is None:
             # Only the rate limits this lane: the first free grid point from `at`.
             k = self._free_slot(-(-(at - self.origin) // spacing))

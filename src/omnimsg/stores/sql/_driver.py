@@ -14,12 +14,24 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from omnimsg.errors import StoreError
+from omnimsg.errors import StoreError, StoreUnavailableError
 
 __all__ = ["database_errors"]
 
 _DRIVER_ERRORS = (sa.exc.SQLAlchemyError, UnicodeError)
 """SQLAlchemy wraps DBAPI errors; a driver may still raise an encoding error itself."""
+
+
+def _unreachable(exc: sa.exc.DBAPIError) -> bool:
+    """Whether a driver error means the server is out of reach, not a refusal.
+
+    SQLite raises ``OperationalError`` for a missing table or a syntax error too, so
+    there only a lost connection counts; a server driver's ``OperationalError`` and
+    every ``InterfaceError`` are about the connection.
+    """
+    if exc.connection_invalidated or isinstance(exc, sa.exc.InterfaceError):
+        return True
+    return not type(exc.orig).__module__.startswith("sqlite3")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -32,10 +44,19 @@ def _first_line(exc: BaseException) -> str:
 def database_errors(what: str) -> Iterator[None]:
     """Run the block, raising :class:`~omnimsg.errors.StoreError` if the database fails.
 
+    A connection that cannot be made or was lost (the driver's ``OperationalError``
+    or ``InterfaceError``) is :class:`~omnimsg.errors.StoreUnavailableError`, as the
+    stores report it, so a caller can tell "try again later" from "refused".
     ``what`` says what was being done (``"load_contacts: inserting contact_tags"``);
     the driver's exception is chained as ``__cause__``.
     """
     try:
         yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        if not _unreachable(exc):
+            raise StoreError(f"{what}: the database refused it: {_first_line(exc)}") from exc
+        raise StoreUnavailableError(
+            f"{what}: the database cannot be reached: {_first_line(exc)}"
+        ) from exc
     except _DRIVER_ERRORS as exc:
         raise StoreError(f"{what}: the database refused it: {_first_line(exc)}") from exc
