@@ -90,3 +90,48 @@ def test_state_is_built_from_a_contact_in_one_call() -> None:
     state: ConversationState = conversation_state(contact, "wa-1")
     caps = load_profile("respondio").capabilities("whatsapp", as_of=now)
     assert decide(caps, state, Message(text="Hi", marketing=True), now=now).allowed
+
+
+def test_the_users_kit_type_checks() -> None:
+    from collections.abc import Iterator, Mapping
+    from typing import Any
+
+    from omnimsg import Profile, profile_json_schema
+    from omnimsg.audit import AuditReport, LogEntry, Violation, audit, audit_log, read_log
+    from omnimsg.policy.catalogue import ReasonEntry, RuleEntry, reason, rule
+    from omnimsg.testing import assert_allowed, assert_refused, derive_profile
+
+    now = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    profile: Profile = derive_profile("official", whatsapp={"window": "48h"})
+    caps = profile.capabilities("whatsapp", as_of=now)
+    state = ConversationState(last_inbound_at=now - timedelta(hours=30))
+    allowed: Decision = assert_allowed(caps, state, Message(text="Hi"), now=now)
+    refused: Decision = assert_refused(
+        load_profile("official").capabilities("whatsapp", as_of=now),
+        state,
+        Message(text="Hi"),
+        now=now,
+        reason="template_required",
+    )
+    assert allowed.allowed
+    assert not refused.allowed
+
+    lines = [
+        '{"at": "2026-11-23T11:00:00Z", "direction": "outbound", "channel": "whatsapp",'
+        ' "account": "wa-1", "contact": "34600000001", "text": "Hola"}'
+    ]
+    entries: Iterator[LogEntry] = read_log(lines)
+    found: list[Violation] = list(audit_log(entries, load_profile("official")))
+    rules_broken: list[str] = [violation.rule for violation in found]
+    report: AuditReport = audit(read_log(lines), load_profile("official"))
+    counts: Mapping[str, int] = report.by_rule
+    assert rules_broken == ["W2"]
+    assert dict(counts) == {"W2": 1}
+    assert not report.clean
+
+    w2: RuleEntry = rule("W2")
+    why: ReasonEntry = reason("template_required")
+    schema: dict[str, Any] = profile_json_schema()
+    assert w2.id == "W2"
+    assert "W2" in why.rules
+    assert schema["title"] == "omnimsg profile"
