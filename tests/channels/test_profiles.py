@@ -326,3 +326,17 @@ def test_every_builtin_channel_resolves_to_valid_limits() -> None:
             if caps.extended_window is not None:
                 assert caps.window is not None
                 assert caps.extended_window > caps.window
+
+
+def test_w8_changing_a_profiles_raw_data_changes_no_profile() -> None:
+    # Built-in profiles are loaded once and shared (a test suite's fixtures too):
+    # what `raw` returns is a copy, so writing to it cannot reach another user.
+    official = load_profile("official")
+    raw = official.raw
+    raw["channels"]["wechat"]["window_outbound_cap"] = 999
+    raw["channels"]["sms"]["quiet_hours"]["start"] = "00:00"
+    assert load_profile("official").raw["channels"]["sms"]["quiet_hours"]["start"] == "08:00"
+    derived = official.derive("mine", overrides={"channels": {"sms": {"window": "1h"}}})
+    assert derived.raw["channels"]["sms"]["quiet_hours"]["start"] == "08:00"
+    derived.raw["channels"]["sms"]["quiet_hours"]["start"] = "01:00"
+    assert official.raw["channels"]["sms"]["quiet_hours"]["start"] == "08:00"

@@ -400,11 +400,11 @@ class Profile:
     """A named, validated bundle of channel capabilities (SPEC W8).
 
     Build with :func:`load_profile` or :func:`profile_from_dict`; derive variants with
-    :meth:`derive`. ``raw`` is the merged data the profile was validated from.
+    :meth:`derive`. :attr:`raw` is the merged data the profile was validated from.
     """
 
     spec: ProfileSpec = attrs.field(validator=_spec)
-    raw: Mapping[str, Any] = attrs.field(repr=False)
+    _raw: Mapping[str, Any] = attrs.field(repr=False, alias="raw")
     source: str = "<dict>"
     _cache: dict[tuple[ChannelKind, int], ChannelCapabilities] = attrs.field(
         factory=dict, init=False, repr=False, eq=False
@@ -412,6 +412,15 @@ class Profile:
     _boundaries: dict[ChannelKind, list[datetime]] = attrs.field(
         factory=dict, init=False, repr=False, eq=False
     )
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The merged data the profile was validated from, as a new copy on each access.
+
+        Built-in profiles are loaded once and shared, so changing what this returns
+        changes nothing else; derive a variant with :meth:`derive` instead.
+        """
+        return copy.deepcopy(dict(self._raw))
 
     @property
     def name(self) -> str:
@@ -470,7 +479,7 @@ class Profile:
                 [("", f"overrides must be a table, got {type(overrides).__name__}")],
             )
         _check_nesting(overrides, f"{self.source} derived as {name}")
-        raw = _merge(copy.deepcopy(dict(self.raw)), copy.deepcopy(dict(overrides or {})))
+        raw = _merge(self.raw, copy.deepcopy(dict(overrides or {})))
         raw["name"] = name
         source = f"{self.source} derived as {name}"
         return Profile(spec=_validate(raw, source), raw=raw, source=source)
