@@ -413,7 +413,7 @@ def test_a_tier_is_not_raised_at_the_start_without_earlier_sends() -> None:
     assert "over the tier limit 250" in message
 
 
-@pytest.mark.parametrize("rate", [1.5, 2.5, 0.3])
+@pytest.mark.parametrize("rate", [1.5, 2.5, 0.3, 0.0001, 1.0001, 7.3])
 def test_a_fractional_channel_rate_is_no_false_alarm(rate: float) -> None:
     """SPEC B10, P10: 1.5 a second goes every 2/3 s, two within one second."""
     profile = OFFICIAL.derive("fraction", {"channels": {"telegram": {"rate_per_second": rate}}})
@@ -447,3 +447,20 @@ def test_a_burst_over_a_fractional_rate_fails() -> None:
 def test_every_viber_and_wechat_plan_passes(scenario: Scenario) -> None:
     """SPEC W5, W6: quotas pressed, the plan's own sends counted, still no false alarm."""
     _check(scenario)
+
+
+def test_a_channel_the_profile_lacks_or_closes_to_broadcasts_is_a_breach() -> None:
+    """SPEC W8, B16: a Telegram plan checked against a profile without Telegram, and
+    against one where Telegram has broadcasts switched off, fails naming the rule
+    (never an UnknownChannelError, never a pass)."""
+    contacts = [ContactFactory(NOW, accounts={"tg-1": "telegram"})(last_inbound=timedelta(hours=1))]
+    draft = _one_channel_draft("tg-1", "telegram", ["Promo"])
+    outcomes = list(plan_broadcast(draft, contacts, profile=OFFICIAL, now=NOW))
+    sms_only = load_profile("expertconnect")
+    with pytest.raises(
+        ConformanceError, match=r"(?s)\(W8: 1\).*does not define channel 'telegram'"
+    ):
+        assert_plan_respects(outcomes, sms_only, contacts=contacts, start=NOW, draft=draft)
+    closed = OFFICIAL.derive("closed", {"channels": {"telegram": {"broadcasts": False}}})
+    with pytest.raises(ConformanceError, match=r"\[B16\].*has no broadcasts in profile 'closed'"):
+        assert_plan_respects(outcomes, closed, contacts=contacts, start=NOW, draft=draft)

@@ -275,3 +275,23 @@ def test_the_default_accounts_are_read_only() -> None:
 
     with pytest.raises(TypeError):
         DEFAULT_ACCOUNTS["x"] = ChannelKind.SMS  # type: ignore[index]
+
+
+def test_overrides_and_a_channel_keyword_merge_key_by_key() -> None:
+    """SPEC X2: quiet hours from overrides= and the sms= keyword merge, neither lost."""
+    profile = derive_profile(
+        "official",
+        overrides={"channels": {"sms": {"quiet_hours": {"start": "10:00"}}}},
+        sms={"quiet_hours": {"end": "19:00"}},
+    )
+    quiet = profile.capabilities("sms", as_of=NOW).quiet_hours
+    assert quiet is not None
+    assert (quiet.start.isoformat("minutes"), quiet.end.isoformat("minutes")) == ("10:00", "19:00")
+
+
+def test_overrides_nested_too_deep_are_an_input_error() -> None:
+    deep: dict[str, object] = {}
+    for _ in range(100):
+        deep = {"x": deep}
+    with pytest.raises(InputError, match="nested"):
+        derive_profile("official", overrides={"channels": {"sms": deep}}, sms=deep)

@@ -277,3 +277,12 @@ def test_the_failure_shown_in_docs_testing_md_is_the_real_one() -> None:
     with pytest.raises(AssertionError) as failed:
         assert_allowed(decide(caps, closed, Message(text="Hi"), now=now))
     assert f"AssertionError: {failed.value}\n" in DOCS.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("value", ["2026-03-06T10:00:00", "2026-03-06", "20260306T1000"])
+def test_a_naive_instant_in_the_ini_is_an_error(pytester: pytest.Pytester, value: str) -> None:
+    """A suite-wide instant without an offset is refused, never read as UTC or local."""
+    pytester.makeini(f"[pytest]\nomnimsg_now = {value}\n")
+    result = run(pytester, "def test_now(omnimsg_now, omnimsg_clock):\n    pass\n")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*NaiveDatetimeError*"])

@@ -44,6 +44,22 @@ def _profile(base: object) -> Profile:
     raise InputError(f"base: expected a profile or a profile's name, got {shown(base)}")
 
 
+_DEEPEST = 32
+"""How deep override tables may nest (a profile's own are a few levels deep)."""
+
+
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any], depth: int = 0) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in: tables key by key, other values replaced."""
+    if depth > _DEEPEST:
+        raise InputError(f"overrides: tables nested more than {_DEEPEST} deep")
+    merged = dict(base)
+    for key, value in extra.items():
+        before = merged.get(key)
+        both = isinstance(before, Mapping) and isinstance(value, Mapping)
+        merged[key] = _merged(before, value, depth + 1) if both else value  # type: ignore[arg-type]
+    return merged
+
+
 def derive_profile(
     base: str | Profile,
     *,
@@ -88,7 +104,7 @@ def derive_profile(
             if not isinstance(settings, Mapping):
                 raise InputError(f"{key}: expected a table of settings, got {shown(settings)}")
             before = joined.get(kind)
-            joined[kind] = {**before, **settings} if isinstance(before, Mapping) else settings
+            joined[kind] = _merged(before, settings) if isinstance(before, Mapping) else settings
         merged["channels"] = joined
     return profile.derive(label, merged)
 

@@ -69,13 +69,37 @@ def breaches(outcomes: Iterable[ContactOutcome], ctx: PlanContext) -> list[Breac
     sends = [send for outcome in outcomes for send in outcome.sends]
     found: list[Breach] = []
     found += _unknown_and_period(sends, ctx)
-    known = [s for s in sends if s.contact_id in ctx.contacts]
+    found += _channels(sends, ctx)
+    defined = [s for s in sends if s.channel in ctx.profile.kinds]
+    known = [s for s in defined if s.contact_id in ctx.contacts]
     found += _decided_again(known, ctx)
     found += _quiet_hours(known, ctx)
-    found += _daily_caps(sends, ctx)
+    found += _daily_caps(defined, ctx)
     found += _tiers(known, ctx)
-    found += _rates(sends, ctx)
+    found += _rates(defined, ctx)
     found += _frequency_cap(sends, ctx)
+    return found
+
+
+def _channels(sends: list[PlannedSend], ctx: PlanContext) -> list[Breach]:
+    """W8, B4, B16, P15: each send on a channel the profile defines (its channels are
+    its data), with broadcasts, and not retired at the plan's start."""
+    found = []
+    kinds = set(ctx.profile.kinds)
+    name = ctx.profile.name
+    for send in sends:
+        kind = send.channel.value
+        if send.channel not in kinds:
+            found.append(Breach("W8", send, f"profile {name!r} does not define channel {kind!r}"))
+            continue
+        caps = ctx.caps(send)
+        if caps.retired:
+            found.append(Breach("P15", send, f"channel {kind!r} is retired in profile {name!r}"))
+        elif not caps.broadcasts:
+            rule = "B4" if "B4" in caps.sources else "B16"
+            found.append(
+                Breach(rule, send, f"channel {kind!r} has no broadcasts in profile {name!r}")
+            )
     return found
 
 
@@ -371,9 +395,14 @@ def _rates(sends: list[PlannedSend], ctx: PlanContext) -> list[Breach]:
         if rate is not None:
             checks.append((rate.messages, rate.per, "the broadcast's rate"))
         per_second = ctx.caps(mine[0]).rate_per_second
-        if per_second is not None:
-            # 1.5 a second is 3 every 2 seconds: a whole count in a whole window.
+        if per_second is not None and per_second < 1:
+            checks.append((1, timedelta(seconds=1 / per_second), "the channel's rate"))
+        elif per_second is not None:
+            # 1.5 a second is 3 every 2 seconds (and 2 in any second): whole counts in
+            # whole windows, never stricter than the rate.
             ratio = Fraction(per_second).limit_denominator(1000)
+            if ratio < per_second:
+                ratio = Fraction(math.ceil(per_second * 1000), 1000)
             checks.append(
                 (ratio.numerator, timedelta(seconds=ratio.denominator), "the channel's rate")
             )

@@ -321,14 +321,20 @@ def assert_plan_respects(
 ) -> list[ContactOutcome]:
     """Assert that every send of a broadcast plan keeps ``profile``'s rules.
 
-    Each planned send is measured again, independently of the planner: decided again
-    with :func:`omnimsg.decide` at its instant (windows W1-W8, opt-outs X1, double
-    opt-in B12, tags, templates, content), inside the 7 days from the start (B10),
-    inside the recipient's allowed hours in each of its possible time zones (X2, P12),
-    each account within its daily recipient cap (B11), its tier (B13, P2-P4; an
-    upgrade is granted once per ``upgrade_delay``, the most lenient reading), the
-    channel's rate per second and the draft's rate (B10, P14), and each contact within
-    the draft's frequency cap (X4). Region frequency caps (P12) are not checked.
+    Each planned send is measured again, independently of the planner: on a channel
+    the profile defines (W8), with broadcasts (B4, B16) and not retired (P15);
+    decided again with :func:`omnimsg.decide` at its instant, with the contact's
+    state after the plan's earlier sends to it (windows W1-W8 with WeChat's per-window cap W5,
+    opt-outs X1, double opt-in B12, tags, templates, content), each account's
+    chatbot-initiated messages within the free ones left unless it has paid terms
+    (W6), inside the 7 days from the start (B10), inside the recipient's allowed
+    hours in each of its possible time zones (X2, P12), each account within its daily
+    recipient cap (B11), its tier (B13, P2-P4; an upgrade is granted once per
+    ``upgrade_delay`` from the start, and once at the start when ``usage`` holds
+    earlier sends, unless the quality or the verified tier forbids it: the most
+    lenient reading), the channel's rate per second and the draft's rate (B10, P14),
+    and each contact within the draft's frequency cap (X4). Region frequency caps
+    (P12) are not checked.
 
     ``profile`` defaults to the plan's own; pass a stricter one to check that the plan
     would also keep it. A :class:`~omnimsg.broadcasts.Plan` is read here (a plan is

@@ -94,7 +94,7 @@ def _setting(request: pytest.FixtureRequest, name: str) -> tuple[object, bool]:
 
 def _instant(value: object) -> datetime:
     """A marker's or ini option's instant, checked by omnimsg's own rules."""
-    from omnimsg._convert import to_instant
+    from omnimsg._convert import shown, to_instant
     from omnimsg.errors import InputError
 
     if isinstance(value, str):
@@ -102,7 +102,7 @@ def _instant(value: object) -> datetime:
             value = datetime.fromisoformat(value.strip())
         except ValueError:
             raise InputError(
-                f"omnimsg_now: expected an ISO 8601 datetime with an offset, got {value!r}"
+                f"omnimsg_now: expected an ISO 8601 datetime with an offset, got {shown(value)}"
             ) from None
     return to_instant(value, "omnimsg_now")
 

@@ -170,7 +170,7 @@ def aware_datetimes(
     min_value: datetime = _EPOCH, max_value: datetime = _END
 ) -> st.SearchStrategy[datetime]:
     """Aware datetimes between two aware bounds, in the zones of :data:`TIME_ZONES`
-    (instants in daylight-saving gaps and folds included).
+    (instants on both sides of daylight-saving changes, folds included).
 
     Example: ``aware_datetimes(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1,
     tzinfo=UTC))``.
@@ -241,7 +241,7 @@ _STATUSES = st.sampled_from(
 def contacts(
     *,
     id: str | None = None,
-    accounts: Mapping[str, ChannelKind] = ACCOUNTS,
+    accounts: Mapping[str, ChannelKind | str] = ACCOUNTS,
     now: datetime | None = None,
     regions: Sequence[str] = REGIONS,
     tags: Sequence[str] = TAGS,
@@ -317,7 +317,7 @@ def contact_lists(
     *,
     min_size: int = 0,
     max_size: int = 20,
-    accounts: Mapping[str, ChannelKind] = ACCOUNTS,
+    accounts: Mapping[str, ChannelKind | str] = ACCOUNTS,
     now: datetime | None = None,
     regions: Sequence[str] = REGIONS,
     tags: Sequence[str] = TAGS,
