@@ -1,4 +1,4 @@
-"""``omnimsg dispatch PLAN.jsonl``: send a plan through a transport, exactly once.
+"""``omnimsg dispatch PLAN.jsonl``: send a plan through a transport, each message once.
 
 The store keeps the ledger, so the same command run again (after a crash, or on
 another machine against the same Redis or PostgreSQL) sends only what is not sent
@@ -186,7 +186,8 @@ def dispatch(
     ] = 5,
     json_output: JsonFlag = False,
 ) -> int:
-    """Send a plan's messages through your transport, each exactly once (X5, B15)."""
+    """Send a plan's messages through your transport, each at most once, and report every
+    one that did not go (X5, B15)."""
     output = Output.of(ctx)
     zone = time_zone(account_tz, "--account-tz")
     if "" not in sys.path and os.getcwd() not in sys.path:

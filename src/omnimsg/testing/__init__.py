@@ -407,8 +407,10 @@ def check_state_store(factory: Callable[[], StateStore]) -> None:
 def check_transport(transport: Transport) -> None:
     """Check that ``transport`` answers a request with a result carrying its key.
 
-    Sends one message to the recipient ``contract-check``: point the transport at a
-    sandbox. Raises :class:`~omnimsg.errors.ConformanceError` naming the broken promise.
+    Sends one message to the recipient ``contract-check`` through ``send`` and, when
+    the transport also has ``asend``, the same request (same idempotency key) through
+    ``asend``: point the transport at a sandbox. Raises
+    :class:`~omnimsg.errors.ConformanceError` naming the broken promise.
     """
     _expect(isinstance(transport, Transport), "the transport has a send method")
     request = SendRequest(
