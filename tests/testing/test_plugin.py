@@ -276,7 +276,7 @@ def test_the_failure_shown_in_docs_testing_md_is_the_real_one() -> None:
     closed = ConversationState(last_inbound_at=now - timedelta(days=3))
     with pytest.raises(AssertionError) as failed:
         assert_allowed(decide(caps, closed, Message(text="Hi"), now=now))
-    assert f"AssertionError: {failed.value}\n" in DOCS.read_text(encoding="utf-8")
+    assert f"ConformanceError: {failed.value}\n" in DOCS.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("value", ["2026-03-06T10:00:00", "2026-03-06", "20260306T1000"])
