@@ -35,7 +35,9 @@ import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from omnimsg import AccountState, ConversationState, Message, decide, load_profile
+import attrs
+
+from omnimsg import AccountState, ConversationState, Message, OptInState, decide, load_profile
 from omnimsg.audit import Auditor, Direction, LogEntry, audit_log
 from omnimsg.channels.capabilities import ChannelCapabilities, FrequencyLimit
 
@@ -128,7 +130,11 @@ def prepared(log: list[LogEntry], profile: object) -> tuple[list[Prepared], int]
     def watched() -> Iterator[LogEntry]:
         for entry in log:
             if entry.outbound:
-                state = auditor.conversations.get((entry.account, entry.contact))
+                key = (entry.account, entry.contact)
+                state = auditor.conversations.get(key)
+                if state is not None and key in auditor.confirming and not entry.marketing:
+                    # The one confirmation of an opt-out is judged without it (X1, P13).
+                    state = attrs.evolve(state, consent=OptInState())
                 inputs.append(
                     (
                         auditor.profile.capabilities(entry.channel, as_of=entry.at),

@@ -282,3 +282,85 @@ def test_only_omnimsg_errors_escape_from_any_line() -> None:
     for text in hostile:
         with contextlib.suppress(OmnimsgError):
             list(read_log([text], format="jsonl"))
+
+
+# --- what other systems export -------------------------------------------------------------
+
+
+def test_a_byte_order_mark_on_the_first_given_line_is_dropped() -> None:
+    (entry,) = read_log(["\ufeff" + line()])
+    assert entry.line == 1
+    rows = ["\ufeff" + "instant,direction,channel,account,contact", ROW["at"] + ",inbound,sms,s,c"]
+    (csv_entry,) = read_log(rows)
+    assert csv_entry.direction is Direction.INBOUND
+
+
+def test_a_csv_file_with_bom_crlf_blank_lines_offsets_and_no_optional_columns(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbfinstant,direction,channel,account,contact,content\r\n"
+        b"\r\n"
+        b'2026-03-02T10:00:00+01:00,inbound,sms,s,+12125550100,"two\r\nlines"\r\n'
+        b"2026-03-02 04:01:00-05:00,outbound,sms,s,+12125550100,ok\r\n"
+    )
+    first, second = read_log(path)
+    assert (first.line, first.text, first.at) == (
+        3,
+        "two\r\nlines",
+        datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+    )
+    assert (second.line, second.at, second.marketing) == (
+        5,
+        datetime(2026, 3, 2, 9, 1, tzinfo=UTC),
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("T", True), ("on", True), (" Yes ", True), ("f", False), ("OFF", False), ("", False)],
+)
+def test_the_marketing_flag_reads_the_importer_s_spellings(given: str, expected: bool) -> None:
+    rows = [HEADER, f"2026-03-02T09:00:00Z,outbound,sms,s,c,hi,,,{given}"]
+    (entry,) = read_log(rows, format="csv")
+    assert entry.marketing is expected
+
+
+@pytest.mark.parametrize(("given", "expected"), [(1, True), (0, False), (None, False)])
+def test_a_json_marketing_flag_may_be_0_or_1(given: object, expected: bool) -> None:
+    (entry,) = read_log([line(marketing=given)])
+    assert entry.marketing is expected
+
+
+@pytest.mark.parametrize("given", [1772442000, 1772442000.0, "1772442000", " 1772442000.000000 "])
+def test_unix_seconds_are_an_instant_in_utc(given: object) -> None:
+    # A WhatsApp webhook's timestamp is Unix seconds, as text.
+    (entry,) = read_log([line(at=given)])
+    assert entry.at == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    (twin,) = read_log([HEADER, f"{given},outbound,sms,s,c,,,,"], format="csv")
+    assert twin.at == entry.at
+
+
+@pytest.mark.parametrize(
+    "given", [12, 1772442000123, float("nan"), float("inf"), -1772442000, "20260302", "1e9"]
+)
+def test_what_is_no_unix_seconds_is_a_bad_row_naming_at(given: object) -> None:
+    entries, found = bad_rows([line(at=given)])
+    assert entries == []
+    assert [(b.line, b.field) for b in found] == [(1, "at")]
+
+
+def test_an_unclosed_quote_costs_its_own_row_only() -> None:
+    # A stray quote must not swallow the good rows after it (no good row lost).
+    rows = [
+        HEADER,
+        '2026-03-02T09:00:00Z,outbound,sms,s,c,"broken,,,',
+        "2026-03-02T09:01:00Z,outbound,sms,s,c,ok,,,",
+        "2026-03-02T09:02:00Z,outbound,sms,s,c,ok too,,,",
+    ]
+    entries, found = bad_rows(rows, format="csv")
+    assert [(e.line, e.text) for e in entries] == [(3, "ok"), (4, "ok too")]
+    assert [(b.line, b.field) for b in found] == [(2, None)]
+    assert "unclosed quote" in found[0].message

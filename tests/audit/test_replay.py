@@ -119,7 +119,8 @@ def test_p13_after_2025_04_11_an_sms_opt_out_ends_every_business_message() -> No
     ]:
         log = [
             inbound(at, n, text="STOP", **sms),
-            outbound(at + MIN, n, text="Your code is 1234", **sms),
+            outbound(at + MIN, n, text="Unsubscribed: no more messages", **sms),  # allowed
+            outbound(at + 2 * MIN, n, text="Your code is 1234", **sms),
         ]
         assert rules(log) == expected, at
 

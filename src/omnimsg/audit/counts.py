@@ -19,6 +19,7 @@ times once the longest cap period has. Nothing here reads a clock or a file.
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import date, datetime, tzinfo
 
@@ -75,70 +76,95 @@ class TierCount:
     """Unique business-initiated recipients of a sender (or a portfolio) in the rolling
     window, against its messaging limit (B13, P2-P4).
 
-    The limit, the upgrades and their delays are the planner's
-    :class:`~omnimsg.broadcasts.lanes.TierTracker`; this keeps which recipients are
-    already counted in the window (a second message to one of them is no new user),
-    and rebuilds the tracker, carrying its tier index, when other rules come into
+    A recipient counts in every window that holds any of its counted messages, as
+    the planner counts one (:meth:`~omnimsg.broadcasts.lanes.TierTracker.take` with
+    its last send): each keeps the instant of its latest counted message, and leaves
+    the count a rolling window after it. The tier, its upgrades and their delays are
+    the planner's :class:`~omnimsg.broadcasts.lanes.TierTracker`, told of each new
+    recipient; it is rebuilt, carrying its tier index, when other rules come into
     force.
     """
 
-    def __init__(self, tiers: TierPolicy, account: AccountState, at: int) -> None:
+    def __init__(
+        self,
+        tiers: TierPolicy,
+        account: AccountState,
+        at: int,
+        *,
+        tier: int | None = None,
+        recent: Iterable[tuple[str, int]] = (),
+    ) -> None:
         self.account = account
         self.tiers = tiers
         self.window = micros_of(tiers.rolling_window)
-        self.latest: dict[str, int] = {}  # recipient -> when it was counted
-        self.counted: list[int] = []  # the instants counted, in time order
-        self._head = 0  # the first of them inside the rolling window
-        self.tracker = self._tracker(tiers, account.tier, at)
-        self._added = 0
+        # Recipient -> its latest counted message, oldest first: a recipient leaves the
+        # window from the front, a message to one already in it moves it to the back.
+        self.latest: OrderedDict[str, int] = OrderedDict()
+        for recipient, sent in sorted(recent, key=lambda item: item[1]):
+            if at - self.window < sent <= at:
+                self.latest.pop(recipient, None)
+                self.latest[recipient] = sent
+        self.tracker = self._tracker(tiers, account.tier if tier is None else tier, at)
 
     def _tracker(self, tiers: TierPolicy, tier: int, at: int) -> TierTracker:
-        recent = [(from_micros(t), r) for r, t in self.latest.items() if t > at - self.window]
+        recent = [(from_micros(t), r) for r, t in self.latest.items()]
         return TierTracker(
             tiers,
-            tier=tier,
+            tier=min(tier, len(tiers.limits) - 1),
             quality_low=self.account.quality_low,
             recent=recent,
             now=at,
             quality=self.account.quality,
         )
 
+    def _forget(self, at: int) -> None:
+        """Drop the recipients whose latest counted message has left the window."""
+        latest = self.latest
+        cutoff = at - self.window
+        while latest:
+            sent = next(iter(latest.values()))
+            if sent > cutoff:
+                return
+            latest.popitem(last=False)
+
+    def recent(self, at: int) -> list[tuple[str, int]]:
+        """The recipients in the window ending at ``at``, with their latest instant."""
+        self._forget(at)
+        return list(self.latest.items())
+
     def add(self, tiers: TierPolicy, at: int, recipient: str) -> str | None:
-        """Count ``recipient`` started at ``at`` (microseconds); the words of a
-        violation when a new one is beyond the limit, else ``None``."""
+        """Count a message to ``recipient`` at ``at`` (microseconds, no earlier than
+        the one before); the words of a violation when it starts a new user beyond
+        the limit, else ``None``."""
+        self._forget(at)
         if tiers is not self.tiers and tiers != self.tiers:
             self.tiers = tiers
             self.window = micros_of(tiers.rolling_window)
-            tier = min(self.tracker.tier, len(tiers.limits) - 1)
-            self.tracker = self._tracker(tiers, tier, at)
-        last = self.latest.get(recipient)
-        if last is not None and last > at - self.window:
+            self._forget(at)
+            self.tracker = self._tracker(tiers, self.tracker.tier, at)
+        latest = self.latest
+        if recipient in latest:
+            latest[recipient] = at
+            latest.move_to_end(recipient)
             return None
+        used = len(latest)
         tracker = self.tracker
-        words = None
-        counted = self.counted
-        while self._head < len(counted) and counted[self._head] <= at - self.window:
-            self._head += 1
-        if tracker.ready(at) > at:
-            used = len(counted) - self._head
-            limit = tiers.limits[tracker.tier]
-            version = f" ({tiers.version} rules)" if tiers.version else ""
-            words = (
-                f"a new user beyond the messaging limit: {used:,} unique users were "
-                f"started in the last {duration_text(tiers.rolling_window)}, the limit of tier "
-                f"{tracker.tier + 1} is {limit:,}{version}"
-            )
-        tracker.take(at)
-        self.latest[recipient] = at
-        counted.append(at)
-        self._added += 1
-        if self._added >= _SWEEP_EVERY:
-            self._added = 0
-            cutoff = at - self.window
-            self.latest = {r: t for r, t in self.latest.items() if t > cutoff}
-            del counted[: self._head]
-            self._head = 0
-        return words
+        tracker.take(at)  # applies an upgrade that has come by ``at`` (B14)
+        latest[recipient] = at
+        limit = tiers.limits[tracker.tier]
+        if limit is None or used < limit:
+            return None
+        version = f" ({tiers.version} rules)" if tiers.version else ""
+        return (
+            f"a new user beyond the messaging limit: {used:,} unique users were "
+            f"started in the last {duration_text(tiers.rolling_window)}, the limit of tier "
+            f"{tracker.tier + 1} is {limit:,}{version}"
+        )
+
+    @property
+    def tier(self) -> int:
+        """The tier index reached so far."""
+        return self.tracker.tier
 
     @property
     def rule(self) -> str:

@@ -14,16 +14,17 @@ columns, or a source of the wrong type always raises.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from omnimsg._convert import shown
 from omnimsg._files import open_regular, shown_path
+from omnimsg.audiences.reader import Broken, Records
 from omnimsg.audit.model import BadRow, LogEntry
 from omnimsg.errors import CallbackError, InputError, OmnimsgError
 
@@ -39,9 +40,15 @@ _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "c
 _FIELDS = ("at", "direction", "channel", "account", "contact", "text", "template", "tag")
 _ALIASES = {"instant": "at", "content": "text"}
 _REQUIRED = ("at", "direction", "channel", "account", "contact")
-_TRUE = frozenset({"true", "1", "yes", "y"})
-_FALSE = frozenset({"false", "0", "no", "n", ""})
+# The spellings the contacts importer reads as booleans (omnimsg.audiences), and empty.
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", "off", ""})
 _MAX_INSTANT = 64  # characters of an ISO 8601 instant, with room to spare
+# Unix seconds as text (a WhatsApp webhook's timestamp): 9 to 11 digits, so that an
+# ISO 8601 basic date (8 digits) is never read as one, and milliseconds (13) are not.
+_UNIX = re.compile(r"[0-9]{9,11}(?:\.[0-9]{1,9})?")
+_UNIX_LOW, _UNIX_HIGH = 10**8, 10**11
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 BadRowHandler = Callable[[BadRow], object]
 
@@ -105,6 +112,8 @@ def _given_lines(lines: Iterable[object], bad: list[tuple[int, str]]) -> Iterato
             bad.append((number, f"longer than {MAX_LINE_BYTES:,} characters"))
             yield "\n"
             continue
+        if number == 1 and item.startswith("\ufeff"):
+            item = item[1:]  # a byte order mark, as a file read as text keeps it
         # An item is one line: a line break inside it would shift every line number.
         yield item if item.endswith("\n") else item + "\n"
 
@@ -112,14 +121,35 @@ def _given_lines(lines: Iterable[object], bad: list[tuple[int, str]]) -> Iterato
 # --- fields ------------------------------------------------------------------------------
 
 
+def _unix(value: int | float | str) -> datetime:
+    """Unix seconds (UTC by definition) as an instant."""
+    try:
+        if isinstance(value, str):
+            whole, _, fraction = value.partition(".")
+            micros = int(whole) * 1_000_000 + int((fraction + "000000")[:6])
+            return _EPOCH + timedelta(microseconds=micros)
+        return _EPOCH + timedelta(seconds=value)
+    except (OverflowError, ValueError):
+        raise _Bad("at", f"Unix seconds out of range: {shown(value)}") from None
+
+
 def _instant(value: object) -> datetime:
     if isinstance(value, datetime):
         return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not _UNIX_LOW <= value < _UNIX_HIGH:  # NaN too
+            raise _Bad("at", f"Unix seconds of 9 to 11 digits expected, got {shown(value)}")
+        return _unix(value)
     if not isinstance(value, str):
-        raise _Bad("at", f"expected an ISO 8601 instant as text, got {type(value).__name__}")
+        raise _Bad(
+            "at",
+            f"expected an ISO 8601 instant as text or Unix seconds, got {type(value).__name__}",
+        )
     text = value.strip()
     if not text or len(text) > _MAX_INSTANT:
         raise _Bad("at", "expected an ISO 8601 instant with a UTC offset")
+    if _UNIX.fullmatch(text) is not None:
+        return _unix(text)
     try:
         instant = datetime.fromisoformat(text)
     except ValueError:
@@ -131,6 +161,8 @@ def _instant(value: object) -> datetime:
 
 def _flag(value: object) -> bool:
     if value is None or isinstance(value, bool):
+        return bool(value)
+    if type(value) is int and value in (0, 1):
         return bool(value)
     if isinstance(value, str):
         word = value.strip().lower()
@@ -197,17 +229,17 @@ def _json_rows(lines: Iterator[str]) -> Iterator[tuple[int, LogEntry | _Bad | No
 
 
 def _csv_rows(lines: Iterator[str]) -> Iterator[tuple[int, LogEntry | _Bad | None]]:
-    reader = csv.reader(lines, strict=True)
+    """The rows of a CSV log, each with the line it starts on. A row whose quoting is
+    broken costs its own line only: the lines after it are read again as rows (the
+    contacts importer's :class:`~omnimsg.audiences.reader.Records`)."""
+    records = Records(lines, ",")
     header: list[str] | None = None
     while header is None:
-        try:
-            row = next(reader)
-        except StopIteration:
+        row = records.read()
+        if row is None:
             return
-        except csv.Error as exc:
-            raise InputError(
-                f"log line {reader.line_num}: the CSV header cannot be read: {exc}"
-            ) from None
+        if isinstance(row, Broken):
+            raise InputError(f"log line {row.line}: the CSV header cannot be read: {row.error}")
         if row:
             header = [_canonical(cell) for cell in row]
     missing = [name for name in _REQUIRED if name not in header]
@@ -215,16 +247,15 @@ def _csv_rows(lines: Iterator[str]) -> Iterator[tuple[int, LogEntry | _Bad | Non
     if missing or doubled:
         problems = [f"missing column {name!r}" for name in missing]
         problems += [f"column {name!r} given twice" for name in doubled]
-        raise InputError(f"log line {reader.line_num}: CSV header: " + "; ".join(problems))
+        raise InputError(f"log line {records.start}: CSV header: " + "; ".join(problems))
     while True:
-        try:
-            row = next(reader)
-        except StopIteration:
+        row = records.read()
+        if row is None:
             return
-        except csv.Error as exc:
-            yield reader.line_num, _Bad(None, f"not CSV: {exc}")
+        if isinstance(row, Broken):
+            yield row.line, _Bad(None, row.problem.message)
             continue
-        number = reader.line_num
+        number = records.start
         if not row:
             yield number, None
             continue

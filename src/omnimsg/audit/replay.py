@@ -38,23 +38,25 @@ from omnimsg.audit.counts import (
 from omnimsg.audit.model import LogEntry, Violation
 from omnimsg.broadcasts.lanes import zone_of
 from omnimsg.broadcasts.model import FrequencyCap
-from omnimsg.broadcasts.plan import _PHONE, _UNCOUNTED, PHONE_CHANNELS
+from omnimsg.broadcasts.outcomes import PHONE_ADDRESS, UNCOUNTED_REASONS
+from omnimsg.broadcasts.plan import PHONE_CHANNELS
 from omnimsg.broadcasts.regions import matching_regions
-from omnimsg.channels.capabilities import ChannelCapabilities, FrequencyLimit
-from omnimsg.channels.kinds import Mode
+from omnimsg.channels.capabilities import ChannelCapabilities, FrequencyLimit, TierPolicy
+from omnimsg.channels.kinds import ChannelKind, Mode
 from omnimsg.channels.registry import Profile
 from omnimsg.contacts import Contact
 from omnimsg.errors import InputError, UnknownChannelError
 from omnimsg.phones import prefix_time_zones
 from omnimsg.policy.decision import Decision, Message, decide
-from omnimsg.policy.optin import OptInRules, receive_reply
+from omnimsg.policy.optin import OptInRules, SendOptOutConfirmation, receive_reply
 from omnimsg.policy.rates import counts_against_quota
 from omnimsg.policy.reasons import Reason
-from omnimsg.state import AccountState, ConversationState, conversation_state
+from omnimsg.state import AccountState, ConversationState, OptInState, conversation_state
 
 __all__ = ["Auditor", "audit_log"]
 
 _MINUTE = timedelta(minutes=1)  # the longest period of a group rate (P10)
+_NOT_ASKED = OptInState()
 _MESSAGES_KEPT = 4096  # distinct message contents kept with their renderings
 _CACHED_TEXT = 2048  # the longest text kept so (the cache stays a few MiB)
 
@@ -112,6 +114,9 @@ class Auditor:
 
     ``read``: entries read; ``outbound``: outbound messages checked; ``unchecked``:
     outbound messages on a channel the profile does not define (counted, not judged).
+    ``conversations`` holds each conversation's state by ``(account, contact)``;
+    ``confirming`` the conversations owed the one confirmation of an opt-out (X1,
+    P13): their next message, if not marketing, is judged as sent with no opt-out.
     Use :func:`audit_log` unless those counts are wanted; an auditor replays one log.
 
     Args:
@@ -151,7 +156,7 @@ class Auditor:
         self.accounts: dict[str, AccountState] = dict(accounts or {})
         self.conversations: dict[tuple[str, str], ConversationState] = {}
         self.daily: dict[str, DailyRecipients] = {}
-        self.tiers: dict[tuple[str, str], TierCount] = {}
+        self.tiers: dict[tuple[ChannelKind, str], TierCount] = {}
         self.frequencies = FrequencyCounts()
         self.quiet = QuietCheck()
         self.read = 0
@@ -164,6 +169,8 @@ class Auditor:
         self._rules: dict[int, tuple[ChannelCapabilities, OptInRules]] = {}
         self._lookbacks: dict[int, tuple[ChannelCapabilities, timedelta]] = {}
         self._messages: dict[tuple[str | None, str | None, str | None, bool], Message] = {}
+        # Conversations owed the one confirmation of an opt-out (X1, P13).
+        self.confirming: set[tuple[str, str]] = set()
 
     # --- the walk ---------------------------------------------------------------------
 
@@ -225,7 +232,9 @@ class Auditor:
         return state
 
     def _inbound(self, entry: LogEntry, caps: ChannelCapabilities | None) -> None:
-        """The contact wrote: as :func:`omnimsg.delivery.on_inbound` applies it."""
+        """The contact wrote: as :func:`omnimsg.delivery.on_inbound` applies it. An
+        opt-out keyword owes the contact one confirmation (X1, P13)."""
+        key = (entry.account, entry.contact)
         state = self._conversation(entry)
         session = None if caps is None or caps.window_extends else caps.window
         new = state.after_inbound(entry.at, now=entry.at, session=session)
@@ -238,10 +247,13 @@ class Auditor:
                     self._rules.clear()
                 rules = OptInRules.from_capabilities(caps)
                 self._rules[id(caps)] = (caps, rules)
-            consent, _ = receive_reply(new.consent, entry.text, rules, now=entry.at)
+            consent, events = receive_reply(new.consent, entry.text, rules, now=entry.at)
             if consent is not new.consent:
                 new = attrs.evolve(new, consent=consent)
-        self.conversations[(entry.account, entry.contact)] = new
+                self.confirming.discard(key)
+            if any(isinstance(event, SendOptOutConfirmation) for event in events):
+                self.confirming.add(key)
+        self.conversations[key] = new
 
     def _outbound(self, entry: LogEntry, caps: ChannelCapabilities) -> Iterator[Violation]:
         at = entry.at
@@ -251,6 +263,13 @@ class Auditor:
             account = self.accounts[entry.account] = AccountState()
         message = self._message(entry)
         decision = decide(caps, state, message, now=at, account=account)
+        if self.confirming and (entry.account, entry.contact) in self.confirming:
+            # The first message after an opt-out may be its one confirmation (X1,
+            # P13), even where the opt-out ends every business-initiated message.
+            self.confirming.discard((entry.account, entry.contact))
+            if decision.reason is Reason.OPTED_OUT and not entry.marketing:
+                judged = attrs.evolve(state, consent=_NOT_ASKED)
+                decision = decide(caps, judged, message, now=at, account=account)
         window = decision
         if not decision.allowed:
             yield Violation(decision.rule, decision.reason, entry, _why(decision, state, at))
@@ -344,18 +363,10 @@ class Auditor:
             if words is not None:
                 yield Violation("B11", None, entry, words)
         tiers = caps.tiers
-        if tiers is not None and (tiers.replies_in_window_count or window.reason not in _UNCOUNTED):
-            key = (
-                ("portfolio", caps.kind.value)
-                if tiers.scope == "portfolio"
-                else (
-                    "number",
-                    entry.account,
-                )
-            )
-            count = self.tiers.get(key)
-            if count is None:
-                count = self.tiers[key] = TierCount(tiers, account, t)
+        if tiers is not None and (
+            tiers.replies_in_window_count or window.reason not in UNCOUNTED_REASONS
+        ):
+            count = self._tier_count(caps.kind, tiers, entry.account, account, t)
             words = count.add(tiers, t, entry.contact)
             if words is not None:
                 yield Violation(count.rule, None, entry, words)
@@ -392,10 +403,37 @@ class Auditor:
                 if words is not None:
                     yield Violation("P12", None, entry, f"marketing {words} to a number in {name}")
 
+    def _tier_count(
+        self,
+        kind: ChannelKind,
+        tiers: TierPolicy,
+        account_id: str,
+        account: AccountState,
+        t: int,
+    ) -> TierCount:
+        """The count of the sender's messaging limit: its number's, or its channel's
+        portfolio (v3, P4: the log does not say which numbers share one). A portfolio
+        that takes over from numbers (2025-10-07) starts from their users still in the
+        rolling window, at the highest tier any of them reached."""
+        key = (kind, "" if tiers.scope == "portfolio" else account_id)
+        count = self.tiers.get(key)
+        if count is not None:
+            return count
+        recent: list[tuple[str, int]] = []
+        tier: int | None = None
+        if not key[1]:
+            numbers = [k for k in self.tiers if k[0] is kind and k[1]]
+            for number in numbers:
+                superseded = self.tiers.pop(number)
+                recent += superseded.recent(t)
+                tier = superseded.tier if tier is None else max(tier, superseded.tier)
+        count = self.tiers[key] = TierCount(tiers, account, t, tier=tier, recent=recent)
+        return count
+
     def _number(self, entry: LogEntry, contact: Contact | None) -> str | None:
         """The recipient's number (P12): its id on a phone channel, else the contact's
         phone."""
-        if entry.channel in PHONE_CHANNELS and _PHONE.fullmatch(entry.contact) is not None:
+        if entry.channel in PHONE_CHANNELS and PHONE_ADDRESS.fullmatch(entry.contact) is not None:
             return entry.contact
         return None if contact is None else contact.phone
 
@@ -406,8 +444,8 @@ class Auditor:
         """The recipient's zones (X2): the contact's own, else its number's, else the
         sending account's."""
         names: tuple[str, ...] = ()
-        if contact is not None and contact.timezone:
-            names = (contact.timezone,)
+        if contact is not None and contact.timezone and zone_of(contact.timezone) is not None:
+            names = (contact.timezone,)  # a name no zone has is passed over, as planning does
         elif number is not None:
             names = prefix_time_zones(number if number.startswith("+") else "+" + number)
         elif contact is not None and contact.phone:

@@ -10,6 +10,7 @@ SPEC rule (:func:`reason_rule`).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -18,7 +19,7 @@ from typing import NamedTuple
 from omnimsg._convert import shown
 from omnimsg.channels.kinds import ChannelKind, Mode
 from omnimsg.errors import InputError
-from omnimsg.policy.reasons import REASONS, ReasonInfo
+from omnimsg.policy.reasons import REASONS, Reason, ReasonInfo
 
 __all__ = [
     "PLAN_REASONS",
@@ -107,6 +108,16 @@ PLAN_REASONS = MappingProxyType(
     }
 )
 """The planner's own reasons, each with its SPEC rule and words."""
+
+PHONE_ADDRESS = re.compile(r"\+?[1-9][0-9]{6,14}")
+"""A phone address on a phone channel: E.164, or a WhatsApp id (its digits). An
+address that does not match is an invalid phone (A5); the planner and the auditor
+(which reads the number of a log's contact for a region's rules, P12) share it."""
+
+UNCOUNTED_REASONS = frozenset({Reason.WITHIN_WINDOW, Reason.WITHIN_EXTENDED_WINDOW})
+"""The reasons of a decision whose send does not count toward a messaging limit where
+replies inside a window do not count (B13, P4: ``replies_in_window_count`` false);
+the planner and the auditor share it."""
 
 
 def reason_rule(code: str) -> str:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 import math
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -54,6 +53,8 @@ from omnimsg.broadcasts.lanes import (
 )
 from omnimsg.broadcasts.model import BroadcastMessage, Draft, Sender, Targeting
 from omnimsg.broadcasts.outcomes import (
+    PHONE_ADDRESS,
+    UNCOUNTED_REASONS,
     ContactOutcome,
     OutcomeKind,
     PlannedSend,
@@ -88,11 +89,9 @@ SEVEN_DAYS = timedelta(days=7)
 PHONE_CHANNELS = frozenset({ChannelKind.SMS, ChannelKind.WHATSAPP})
 """Channels that reach a contact by phone number: any sender of the kind can send."""
 
-_PHONE = re.compile(r"\+?[1-9][0-9]{6,14}")  # E.164, or a WhatsApp id (its digits)
 _NOT_ASKED = OptInState()
 _HELD_REASONS = frozenset({Reason.OPT_IN_REQUIRED, Reason.OPT_IN_PENDING})
 _SAID_NO = frozenset({Reason.OPTED_OUT, Reason.OPT_IN_DECLINED})
-_UNCOUNTED = frozenset({Reason.WITHIN_WINDOW, Reason.WITHIN_EXTENDED_WINDOW})
 _PLANNED = OutcomeKind.PLANNED
 _HELD = OutcomeKind.HELD
 _EXCLUDED = OutcomeKind.EXCLUDED
@@ -622,7 +621,7 @@ class _Planner:
                 address = contact.phone
             else:
                 continue
-            if phone and _PHONE.fullmatch(address) is None:
+            if phone and PHONE_ADDRESS.fullmatch(address) is None:
                 invalid = True  # another sender of the team may reach the contact
                 continue
             if state is None:
@@ -816,7 +815,8 @@ class _Planner:
             latest = None if closes is None else to_micros(closes)
             tiers = sender.caps.tiers
             counted = tiers is not None and (
-                tiers.replies_in_window_count or not any(d.reason in _UNCOUNTED for d in decisions)
+                tiers.replies_in_window_count
+                or not any(d.reason in UNCOUNTED_REASONS for d in decisions)
             )
             slot = sender.lane.find(
                 at, len(messages), allowed, counted=counted, latest=latest, gap=gap

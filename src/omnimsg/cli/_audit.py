@@ -28,11 +28,11 @@ from omnimsg.audit import (
 )
 from omnimsg.audit import audit as run_audit
 from omnimsg.channels.capabilities import FrequencyLimit
+from omnimsg.cli._contact_columns import SUBSCRIPTION_COLUMN, column_of, with_columns
 from omnimsg.cli._files import read_text_file
 from omnimsg.cli._flags import FlagError, text
 from omnimsg.cli._options import JsonFlag
 from omnimsg.cli._output import Output, styled
-from omnimsg.cli._plan import SUBSCRIPTION_COLUMN, _column, _with_columns
 from omnimsg.cli._profiles import load_named
 from omnimsg.contacts import Contact
 from omnimsg.errors import InputError, OmnimsgError
@@ -90,13 +90,13 @@ def _contacts(path: str | None) -> list[Contact] | None:
         # (``subscription:ACCOUNT``); the accounts are not known before the log is read.
         contacts = list(store.iter_contacts())
         for contact in contacts:
-            if any(_column(name) == (SUBSCRIPTION_COLUMN, "") for name in contact.custom):
+            if any(column_of(name) == (SUBSCRIPTION_COLUMN, "") for name in contact.custom):
                 raise InputError(
                     f"contacts file: name the sender of the {SUBSCRIPTION_COLUMN!r} column "
                     f"({SUBSCRIPTION_COLUMN}:ACCOUNT): the audit does not know the senders "
                     "before it reads the log"
                 )
-        return [_with_columns(path, contact, ()) for contact in contacts]
+        return [with_columns(path, contact, ()) for contact in contacts]
     data = read_text_file(path, "contacts file", InputError)
     try:
         stripped = data.lstrip()

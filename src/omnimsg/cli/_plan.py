@@ -14,24 +14,18 @@ are printed. The clock is read here when ``--now`` is not given, never in the co
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import ExitStack
 from datetime import datetime, tzinfo
-from types import MappingProxyType
 from typing import Annotated, Any
 
-import attrs
 import typer
 
 from omnimsg import (
     AccountState,
-    ChannelKind,
     Contact,
     InputError,
-    OptInState,
-    SubscriptionStatus,
     SystemClock,
     compile_segment,
 )
@@ -46,6 +40,7 @@ from omnimsg.broadcasts import Draft, Plan, PlanSummary, Tally, plan_broadcast, 
 from omnimsg.broadcasts.checks import validate_draft
 from omnimsg.broadcasts.draft import load_draft
 from omnimsg.broadcasts.outcomes import reason_rule, reason_words
+from omnimsg.cli._contact_columns import CHANNEL_COLUMN, SUBSCRIPTION_COLUMN, with_columns
 from omnimsg.cli._flags import custom_fields, instant, refused_as, text, time_zone
 from omnimsg.cli._options import JsonFlag, RegionOption, UnknownColumnsOption
 from omnimsg.cli._output import Output, is_terminal, progress_bar, styled
@@ -60,18 +55,10 @@ __all__ = [
     "shows_progress",
 ]
 
-SUBSCRIPTION_COLUMN = "subscription"
-"""The CSV column of a contact's opt-in status with every sender (``subscription:ACCOUNT``:
-with one)."""
-CHANNEL_COLUMN = "last_channel"
-"""The CSV column of the channel a contact last interacted on (B3)."""
 PROGRESS_THRESHOLD = 5_000
 """More contacts than this in the CSV show a progress bar (on a terminal, without --json)."""
 _PROGRESS_STEP = 1_000
-_NOT_NAME = re.compile(r"[\W_]+")
 _REJECTED_SHOWN = 20
-_STATUSES = ", ".join(s.value for s in SubscriptionStatus)
-_KINDS = ", ".join(k.value for k in ChannelKind)
 
 
 def shows_progress(contacts: int, *, terminal: bool, json_output: bool) -> bool:
@@ -109,90 +96,13 @@ class _Source:
         return self._store.accounts_for(external_id)
 
 
-def _column_error(path: str, contact: Contact, column: str, message: str) -> InputError:
-    return InputError(
-        f"contacts file {shown_path(path)}: contact {contact.id!r}, column {column!r}: {message}"
-    )
-
-
-def _text_cell(path: str, contact: Contact, column: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise _column_error(path, contact, column, f"expected text, got {type(value).__name__}")
-    return value
-
-
-def _status(path: str, contact: Contact, column: str, value: object) -> OptInState | None:
-    value = _text_cell(path, contact, column, value)
-    if not value.strip():
-        return None
-    try:
-        return OptInState.of(SubscriptionStatus(value.strip().lower()))
-    except ValueError:
-        raise _column_error(
-            path, contact, column, f"{value[:40]!r} is not a status; expected one of {_STATUSES}"
-        ) from None
-
-
-def _column(name: str) -> tuple[str, str] | None:
-    """What a column read here is: ``(SUBSCRIPTION_COLUMN, account or "")`` or
-    ``(CHANNEL_COLUMN, "")``; ``None`` for any other column. Names compare as the
-    importer's do, ignoring case, spaces and punctuation (``Last channel``)."""
-    head, colon, account = name.partition(":")
-    normal = _NOT_NAME.sub("_", head.casefold()).strip("_")
-    if normal == SUBSCRIPTION_COLUMN:
-        return (SUBSCRIPTION_COLUMN, account.strip() if colon else "")
-    if normal == CHANNEL_COLUMN and not colon:
-        return (CHANNEL_COLUMN, "")
-    return None
-
-
-def _with_columns(path: str, contact: Contact, accounts: Collection[str]) -> Contact:
-    """``contact`` with the subscription and last channel columns read into their fields."""
-    custom = contact.custom
-    if not any(_column(name) for name in custom):
-        return contact
-    kept: dict[str, Any] = {}
-    every: OptInState | None = None
-    one: dict[str, OptInState] = {}
-    channel = contact.last_interacted_channel
-    for name, value in custom.items():
-        column = _column(name)
-        if column is None:
-            kept[name] = value
-        elif column == (SUBSCRIPTION_COLUMN, ""):
-            every = _status(path, contact, name, value)
-        elif column[0] == SUBSCRIPTION_COLUMN:
-            state = _status(path, contact, name, value)
-            if state is not None:
-                one[column[1]] = state
-        else:
-            cell = _text_cell(path, contact, name, value).strip()
-            if cell:
-                try:
-                    channel = ChannelKind(cell.lower())
-                except ValueError:
-                    raise _column_error(
-                        path, contact, name, f"{cell[:40]!r} is not a channel; expected {_KINDS}"
-                    ) from None
-    subscriptions = dict(contact.subscriptions)
-    if every is not None:
-        subscriptions.update(dict.fromkeys(accounts, every))
-    subscriptions.update(one)
-    return attrs.evolve(
-        contact,
-        custom=MappingProxyType(kept),
-        subscriptions=subscriptions,
-        last_interacted_channel=channel,
-    )
-
-
 def _import(
     path: str, draft: Draft, options: CsvImportOptions
 ) -> tuple[MemoryContactStore, CsvImportReport]:
     imported = MemoryContactStore()
     report = import_contacts_csv_file(path, imported, options)
     accounts = [s.account_id for s in draft.senders]
-    store = MemoryContactStore(_with_columns(path, c, accounts) for c in imported)
+    store = MemoryContactStore(with_columns(path, c, accounts) for c in imported)
     return store, report
 
 
