@@ -52,8 +52,13 @@ def load_builtin(name: str, flag: str) -> Profile:
     """
     if text(name, flag) not in builtin_profile_names():
         known = ", ".join(builtin_profile_names())
+        how = (
+            "a file goes with --file"
+            if flag == "NAME"
+            else f"a file is named by its path: {flag} ./mine.toml"
+        )
         raise UnknownProfileError(
-            f"no built-in profile {name!r}; built-in profiles: {known} (a file goes with --file)"
+            f"no built-in profile {name!r}; built-in profiles: {known} ({how})"
         )
     return load_profile(name)
 
