@@ -31,7 +31,7 @@ from omnimsg.channels.capabilities import FrequencyLimit
 from omnimsg.cli._contact_columns import SUBSCRIPTION_COLUMN, column_of, with_columns
 from omnimsg.cli._files import read_text_file
 from omnimsg.cli._flags import FlagError, text
-from omnimsg.cli._options import JsonFlag
+from omnimsg.cli._options import JsonFlag, ProfileOption
 from omnimsg.cli._output import Output, styled
 from omnimsg.cli._profiles import load_named
 from omnimsg.contacts import Contact
@@ -242,14 +242,7 @@ def audit(
             metavar="LOG", help="The message log: JSON Lines or CSV.", show_default=False
         ),
     ],
-    profile: Annotated[
-        str,
-        typer.Option(
-            "--profile",
-            metavar="NAME|PATH",
-            help="A built-in profile, or a profile file (a value holding / or ending in .toml).",
-        ),
-    ] = DEFAULT_PROFILE,
+    profile: ProfileOption = DEFAULT_PROFILE,
     contacts: Annotated[
         str | None,
         typer.Option(

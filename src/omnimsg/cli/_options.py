@@ -8,12 +8,22 @@ import typer
 
 from omnimsg.audiences import UnknownColumns
 
-__all__ = ["JsonFlag", "RegionOption", "UnknownColumnsOption"]
+__all__ = ["JsonFlag", "ProfileOption", "RegionOption", "UnknownColumnsOption"]
 
 JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print one JSON document (see docs/cli.md).")
 ]
 """``--json``: one JSON document instead of tables."""
+
+ProfileOption = Annotated[
+    str,
+    typer.Option(
+        "--profile",
+        metavar="NAME|PATH",
+        help="A built-in profile, or a profile file (a value holding / or ending in .toml).",
+    ),
+]
+"""``--profile``: a built-in profile name or a profile file's path (``load_named``)."""
 
 RegionOption = Annotated[
     str | None,

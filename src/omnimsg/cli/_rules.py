@@ -25,7 +25,7 @@ from omnimsg.channels.timeline import (
     value_text,
 )
 from omnimsg.cli._flags import FlagError, as_of_instant, text
-from omnimsg.cli._options import JsonFlag
+from omnimsg.cli._options import JsonFlag, ProfileOption
 from omnimsg.cli._output import Output, styled
 from omnimsg.cli._profiles import complete_channel, load_named
 
@@ -192,14 +192,7 @@ def rules(
             show_default=False,
         ),
     ] = None,
-    profile: Annotated[
-        str,
-        typer.Option(
-            "--profile",
-            metavar="NAME|PATH",
-            help="A built-in profile, or a profile file (a value holding / or ending in .toml).",
-        ),
-    ] = DEFAULT_PROFILE,
+    profile: ProfileOption = DEFAULT_PROFILE,
     markdown: Annotated[
         bool,
         typer.Option(

@@ -109,7 +109,12 @@ def derive_profile(
     return profile.derive(label, merged)
 
 
-def _accounts(value: object) -> dict[str, ChannelKind]:
+def account_kinds(value: object) -> dict[str, ChannelKind]:
+    """``accounts`` as account id to channel kind, each id non-empty text.
+
+    Raises:
+        InputError: not a mapping, an empty id, or an unknown channel kind.
+    """
     if not isinstance(value, Mapping):
         raise InputError(
             f"accounts: expected a mapping of account id to channel, got {shown(value)}"
@@ -174,7 +179,7 @@ class ContactFactory:
         if ids is not None and not isinstance(ids, Iterator):
             raise InputError(f"ids: expected an iterator of numbers, got {shown(ids)}")
         self._ids = ids if ids is not None else itertools.count(1)
-        self._accounts = dict(DEFAULT_ACCOUNTS) if accounts is None else _accounts(accounts)
+        self._accounts = dict(DEFAULT_ACCOUNTS) if accounts is None else account_kinds(accounts)
 
     def __call__(
         self,
@@ -226,7 +231,7 @@ class ContactFactory:
             phone = f"+3461{number % 10_000_000:07d}"
         else:
             phone = to_optional_text(phone, "phone")
-        chosen = self._accounts if accounts is None else _accounts(accounts)
+        chosen = self._accounts if accounts is None else account_kinds(accounts)
         out = _accounts_named(opted_out, chosen, "opted_out")
         yes = _accounts_named(subscribed, chosen, "subscribed")
         if out & yes:

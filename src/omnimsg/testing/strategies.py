@@ -39,7 +39,7 @@ import phonenumbers
 
 from omnimsg._convert import shown, to_count, to_flag, to_instant, to_text
 from omnimsg.channels.capabilities import ChannelCapabilities
-from omnimsg.channels.kinds import ChannelKind, parse_channel_kind
+from omnimsg.channels.kinds import ChannelKind
 from omnimsg.channels.registry import Profile, builtin_profile_names, load_profile
 from omnimsg.contacts import ChannelIdentity, Contact, ConversationStatus
 from omnimsg.errors import InputError
@@ -57,6 +57,7 @@ from omnimsg.segments.fields import (
 from omnimsg.segments.model import Segment
 from omnimsg.segments.parse import parse_custom_fields, parse_segment
 from omnimsg.state import AccountState, ConversationState, OptInState, SubscriptionStatus
+from omnimsg.testing._builders import account_kinds
 
 __all__ = [
     "ACCOUNTS",
@@ -126,20 +127,6 @@ _MOST_LEAVES = 100
 def _now(value: object, name: str = "now") -> datetime:
     """``value`` checked (an aware instant), or the default instant."""
     return _NOW if value is None else to_instant(value, name)
-
-
-def _accounts(value: object) -> dict[str, ChannelKind]:
-    if not isinstance(value, Mapping):
-        raise InputError(
-            f"accounts: expected a mapping of account id to channel kind, got {shown(value)}"
-        )
-    found: dict[str, ChannelKind] = {}
-    for account, kind in value.items():
-        key = to_text(account, "accounts")
-        if not key:
-            raise InputError("accounts: an account id must not be empty")
-        found[key] = parse_channel_kind(kind)
-    return found
 
 
 def _words(value: object, name: str) -> tuple[str, ...]:
@@ -264,7 +251,7 @@ def contacts(
     if id is not None and not to_text(id, "id"):
         raise InputError("id: must not be empty")
     return _contact(
-        id, _accounts(accounts), _now(now), phone_numbers(regions), _words(tags, "tags")
+        id, account_kinds(accounts), _now(now), phone_numbers(regions), _words(tags, "tags")
     )
 
 
@@ -336,7 +323,7 @@ def contact_lists(
         raise InputError(
             f"max_size: expected min_size <= max_size <= {_MOST_CONTACTS}, got {low} and {high}"
         )
-    checked = (_accounts(accounts), _now(now), phone_numbers(regions), _words(tags, "tags"))
+    checked = (account_kinds(accounts), _now(now), phone_numbers(regions), _words(tags, "tags"))
     return _contact_list(low, high, checked)
 
 
