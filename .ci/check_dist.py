@@ -50,9 +50,8 @@ def main(folder: str) -> int:
             problems.append(f"omnimsg/_version.py does not say {version}")
     for problem in problems:
         print(problem)
-    print(
-        f"{wheels[0].name}: version {version}, {len(names)} files, {'ok' if not problems else 'FAILED'}"
-    )
+    verdict = "FAILED" if problems else "ok"
+    print(f"{wheels[0].name}: version {version}, {len(names)} files, {verdict}")
     return 1 if problems else 0
 
 
