@@ -222,9 +222,12 @@ def _print(output: Output, report: AuditReport, bad: list[BadRow], bad_count: in
                 ),
                 title=f"{rule}: first {len(sample)} of {report.by_rule[rule]:,}",
             )
-    else:
+    elif not bad_count:
         output.blank()
         output.line(styled("no violations", "bold green"))
+    else:  # the rows read are clean, but the log is not all read
+        output.blank()
+        output.line(styled("no violations in the rows that could be read", "yellow"))
     if bad:
         output.blank()
         output.table(
