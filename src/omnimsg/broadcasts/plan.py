@@ -809,6 +809,11 @@ class _Planner:
         allowed = self._allowed(contact, sender, candidate.address, len(messages))
         interval = sender.caps.recipient_interval  # P5, P10: one user's messages apart
         gap = 0 if interval is None else micros_of(interval)
+        cap = sender.caps.unanswered_cap
+        if cap is not None and len(messages) > cap:
+            # P9: at most `cap` unanswered messages to one user in a period, so any
+            # `cap` + 1 of them span the period.
+            gap = max(gap, -(-micros_of(sender.caps.unanswered_period) // cap))
         at = earliest
         for _ in range(4):
             closes = decisions[0].window_closes_at
