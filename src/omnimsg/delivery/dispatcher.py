@@ -312,6 +312,9 @@ class _Run:
         self.sender_classes = header.sender_classes
         self.next_free: dict[str, datetime] = {}
         self.slotted: set[str] = set()
+        # How late each recipient's sends have gone: a recipient's later sends keep
+        # their planned distance from the earlier ones (P5, P9, P10).
+        self.behind: dict[tuple[str, str], timedelta] = {}
 
     def spacing_of(self, send: PlannedSend, now: datetime) -> timedelta:
         found = self.spacing.get(send.account_id)
@@ -344,14 +347,36 @@ class _Run:
         self.slotted.add(send.key)
         return free
 
+    def kept_apart(self, send: PlannedSend, now: datetime) -> datetime | None:
+        """When ``send`` may go if its recipient's earlier sends went late (a wait for
+        a cap, a backlog): as late as the latest of them, so the planner's spacing of
+        one recipient's messages holds (P5, P9, P10); ``None`` when it may go now."""
+        late = self.behind.get((send.account_id, send.contact_id))
+        if late is None:
+            return None
+        due = send.not_before + late
+        return due if due > now else None
+
     def took(self, send: PlannedSend, now: datetime) -> None:
         after = now + self.spacing_of(send, now)
         free = self.next_free.get(send.account_id)
         self.next_free[send.account_id] = after if free is None or free < after else free
+        self.late(send, now)
+
+    def late(self, send: PlannedSend, at: datetime) -> None:
+        """Note that ``send`` goes (or is next looked at) at ``at``."""
+        late = at - send.not_before
+        key = (send.account_id, send.contact_id)
+        if late > self.behind.get(key, timedelta(0)):
+            self.behind[key] = late
 
     def step(self, send: PlannedSend, now: datetime) -> Ready | None:
         """Take ``send`` as far as the transport: a :class:`Ready` send, or ``None`` when
         it is settled or queued again (paced, deferred, held by another worker)."""
+        apart = self.kept_apart(send, now)
+        if apart is not None:
+            self.push(apart, send)
+            return None
         paced = self.paced(send, now)
         if paced is not None:
             self.push(paced, send)
@@ -402,7 +427,9 @@ class _Run:
 
     def settle(self, send: PlannedSend, outcome: Settled, now: datetime) -> None:
         if outcome.again_at is not None:
-            self.push(max(outcome.again_at, now), send)
+            again = max(outcome.again_at, now)
+            self.late(send, again)
+            self.push(again, send)
         else:
             self.done(outcome.entry)
 
