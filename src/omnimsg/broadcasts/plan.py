@@ -72,6 +72,7 @@ from omnimsg.errors import InputError, SnippetError, UnknownChannelError
 from omnimsg.phones import prefix_time_zones
 from omnimsg.policy.decision import Decision, Message, decide
 from omnimsg.policy.optin import OptInRules, next_prompt_at
+from omnimsg.policy.rates import counts_against_quota, next_month
 from omnimsg.policy.reasons import Reason
 from omnimsg.policy.snippets import contact_variables, parse_snippet
 from omnimsg.protocols import ContactSource, StateStore
@@ -116,6 +117,7 @@ class _Sender:
         "chatbot_used",
         "kind",
         "lane",
+        "quota_used",
         "rules",
     )
 
@@ -133,6 +135,7 @@ class _Sender:
         self.lane = lane
         self.account = account
         self.chatbot_used = 0
+        self.quota_used: dict[datetime, int] = {}  # P11: counted sends by month (its end)
         self.rules = OptInRules.from_capabilities(caps) if caps.double_opt_in else None
         self.batch_span = 0
         self.batch_bucket = -1
@@ -889,6 +892,13 @@ class _Planner:
                     entry, cid, Reason.CHATBOT_QUOTA_EXHAUSTED, kind, sender.account_id
                 )
             paid = [paid_one or quota for paid_one in paid]
+        if sender.caps.monthly_quota is not None:
+            beyond = self._quota(sender, chosen, slot.times)
+            if beyond is None:
+                return self.excluded(
+                    entry, cid, Reason.MONTHLY_QUOTA_REACHED, kind, sender.account_id
+                )
+            paid = [paid_one or extra for paid_one, extra in zip(paid, beyond, strict=True)]
         remaining = decisions[0].remaining_in_window
         if (
             sender.caps.window_outbound_cap is not None
@@ -931,6 +941,37 @@ class _Planner:
             sender.chatbot_used += count
             return True
         return None
+
+    def _quota(self, sender: _Sender, candidate: _Candidate, times: list[int]) -> list[bool] | None:
+        """Which of the sends at ``times`` go beyond the account's monthly quota, paid
+        (P11); ``None`` when one of them may not go (no paid extra messages). Replies
+        within the channel's free reply window do not count; the plan's own counted
+        sends do, month by month in the account's time zone."""
+        caps, account = sender.caps, sender.account
+        quota = caps.monthly_quota
+        assert quota is not None
+        state = ConversationState.trusted(
+            None if candidate.identity is None else candidate.identity.last_inbound_at,
+            0,
+            candidate.consent,
+        )
+        taken: dict[datetime, int] = {}
+        beyond: list[bool] = []
+        for micros in times:
+            at = from_micros(micros)
+            if not counts_against_quota(caps, state, now=at):
+                beyond.append(False)
+                continue
+            month = next_month(at, account)
+            used = account.quota_count_at(at) + sender.quota_used.get(month, 0)
+            used += taken.get(month, 0)
+            if used >= quota and not account.paid_extra_messages:
+                return None
+            beyond.append(used >= quota)
+            taken[month] = taken.get(month, 0) + 1
+        for month, count in taken.items():
+            sender.quota_used[month] = sender.quota_used.get(month, 0) + count
+        return beyond
 
     def _send(
         self,
