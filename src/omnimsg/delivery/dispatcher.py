@@ -296,11 +296,14 @@ class _Run:
         counter = itertools.count()
         self.counter = counter
         seen: set[str] = set()
+        per_recipient: dict[tuple[str, str], int] = {}
         for send in sends:
             if send.key in seen:
                 continue
             seen.add(send.key)
             self.heap.append((send.not_before, next(counter), send))
+            recipient = (send.account_id, send.contact_id)
+            per_recipient[recipient] = per_recipient.get(recipient, 0) + 1
         heapq.heapify(self.heap)
         self.total = len(self.heap)
         self.tally = dict.fromkeys(("sent", "failed", "skipped", "uncertain", "corrupt"), 0)
@@ -313,8 +316,10 @@ class _Run:
         self.next_free: dict[str, datetime] = {}
         self.slotted: set[str] = set()
         # How late each recipient's sends have gone: a recipient's later sends keep
-        # their planned distance from the earlier ones (P5, P9, P10).
+        # their planned distance from the earlier ones (P5, P9, P10). Kept only for a
+        # recipient with several sends, until the last of them is settled.
         self.behind: dict[tuple[str, str], timedelta] = {}
+        self.unsettled = {key: n for key, n in per_recipient.items() if n > 1}
 
     def spacing_of(self, send: PlannedSend, now: datetime) -> timedelta:
         found = self.spacing.get(send.account_id)
@@ -365,8 +370,10 @@ class _Run:
 
     def late(self, send: PlannedSend, at: datetime) -> None:
         """Note that ``send`` goes (or is next looked at) at ``at``."""
-        late = at - send.not_before
         key = (send.account_id, send.contact_id)
+        if key not in self.unsettled:
+            return  # the recipient's only send, or its last ones are settled
+        late = at - send.not_before
         if late > self.behind.get(key, timedelta(0)):
             self.behind[key] = late
 
@@ -375,10 +382,13 @@ class _Run:
         it is settled or queued again (paced, deferred, held by another worker)."""
         apart = self.kept_apart(send, now)
         if apart is not None:
+            # A slot the send held is given up: it is paced again when it is due (B10).
+            self.slotted.discard(send.key)
             self.push(apart, send)
             return None
         paced = self.paced(send, now)
         if paced is not None:
+            self.late(send, paced)  # the recipient's later sends wait for its slot
             self.push(paced, send)
             return None
         outcome = self.prepare(send, now)
@@ -431,6 +441,14 @@ class _Run:
             self.late(send, again)
             self.push(again, send)
         else:
+            key = (send.account_id, send.contact_id)
+            left = self.unsettled.get(key)
+            if left is not None:
+                if left > 1:
+                    self.unsettled[key] = left - 1
+                else:
+                    del self.unsettled[key]
+                    self.behind.pop(key, None)
             self.done(outcome.entry)
 
 
