@@ -91,6 +91,7 @@ PHONE_CHANNELS = frozenset({ChannelKind.SMS, ChannelKind.WHATSAPP})
 """Channels that reach a contact by phone number: any sender of the kind can send."""
 
 _NOT_ASKED = OptInState()
+_Quota = tuple[list[bool], dict[datetime, int]]  # paid beyond the quota; counted by month
 _HELD_REASONS = frozenset({Reason.OPT_IN_REQUIRED, Reason.OPT_IN_PENDING})
 _SAID_NO = frozenset({Reason.OPTED_OUT, Reason.OPT_IN_DECLINED})
 _PLANNED = OutcomeKind.PLANNED
@@ -860,8 +861,10 @@ class _Planner:
         params: list[tuple[tuple[str, str], ...]],
     ) -> ContactOutcome:
         count = len(messages)
-        best: tuple[Slot, list[Decision], _Candidate, Intervals | None] | None = None
+        best: tuple[Slot, list[Decision], _Candidate, Intervals | None, _Quota | None] | None
+        best = None
         refusal: Decision | None = None
+        quota_full: _Candidate | None = None
         self.region_capped = False
         for candidate in candidates:
             found = self._find(contact, candidate, candidate.decisions, self.origin, messages)
@@ -871,33 +874,39 @@ class _Planner:
             if found is None:
                 continue
             slot, decisions, allowed = found
+            quota = None
+            if candidate.sender.caps.monthly_quota is not None:
+                quota = self._quota(candidate.sender, candidate, slot.times)
+                if quota is None:  # this account's quota is used up: another may send
+                    quota_full = quota_full or candidate
+                    continue
             if best is None or slot.times[0] < best[0].times[0]:
-                best = (slot, decisions, candidate, allowed)
+                best = (slot, decisions, candidate, allowed, quota)
                 if slot.times[0] <= self.origin:
                     break  # nothing goes sooner: the sender in turn takes it
         cid = contact.id
         if best is None:
             if refusal is not None:
                 return self.excluded(entry, cid, refusal.reason, kind, rule=refusal.rule)
+            if quota_full is not None:  # P11, on every sender that could take the contact
+                return self.excluded(
+                    entry, cid, Reason.MONTHLY_QUOTA_REACHED, kind, quota_full.sender.account_id
+                )
             if self.region_capped:  # a region's cap left no place (P12)
                 return self.excluded(entry, cid, PlanReason.FREQUENCY_CAP, kind, rule="P12")
             return self.excluded(entry, cid, PlanReason.AFTER_SEVEN_DAYS, kind)
-        slot, decisions, chosen, allowed = best
+        slot, decisions, chosen, allowed, quota_taken = best
         sender = chosen.sender
         paid = [d.paid for d in decisions]
         if decisions[0].mode is Mode.CHATBOT_INITIATED:
-            quota = self._chatbot(sender, decisions[0], count)
-            if quota is None:
+            chatbot_paid = self._chatbot(sender, decisions[0], count)
+            if chatbot_paid is None:
                 return self.excluded(
                     entry, cid, Reason.CHATBOT_QUOTA_EXHAUSTED, kind, sender.account_id
                 )
-            paid = [paid_one or quota for paid_one in paid]
-        if sender.caps.monthly_quota is not None:
-            beyond = self._quota(sender, chosen, slot.times)
-            if beyond is None:
-                return self.excluded(
-                    entry, cid, Reason.MONTHLY_QUOTA_REACHED, kind, sender.account_id
-                )
+            paid = [paid_one or chatbot_paid for paid_one in paid]
+        if quota_taken is not None:
+            beyond = quota_taken[0]
             paid = [paid_one or extra for paid_one, extra in zip(paid, beyond, strict=True)]
         remaining = decisions[0].remaining_in_window
         if (
@@ -907,6 +916,9 @@ class _Planner:
             and remaining < count
         ):
             return self.excluded(entry, cid, Reason.WINDOW_CAP_REACHED, kind, sender.account_id)
+        if quota_taken is not None:  # counted only for a contact who is planned (P11)
+            for month, taken in quota_taken[1].items():
+                sender.quota_used[month] = sender.quota_used.get(month, 0) + taken
         sender.lane.take(slot)
         sends = tuple(
             self._send(
@@ -942,11 +954,13 @@ class _Planner:
             return True
         return None
 
-    def _quota(self, sender: _Sender, candidate: _Candidate, times: list[int]) -> list[bool] | None:
+    def _quota(self, sender: _Sender, candidate: _Candidate, times: list[int]) -> _Quota | None:
         """Which of the sends at ``times`` go beyond the account's monthly quota, paid
-        (P11); ``None`` when one of them may not go (no paid extra messages). Replies
-        within the channel's free reply window do not count; the plan's own counted
-        sends do, month by month in the account's time zone."""
+        (P11), and the counted sends by month; ``None`` when one of them may not go (no
+        paid extra messages). Replies within the channel's free reply window do not
+        count; the plan's own counted sends do, month by month in the account's time
+        zone. Nothing is taken from the quota here: :meth:`_place` takes it when it
+        plans the contact."""
         caps, account = sender.caps, sender.account
         quota = caps.monthly_quota
         assert quota is not None
@@ -969,9 +983,7 @@ class _Planner:
                 return None
             beyond.append(used >= quota)
             taken[month] = taken.get(month, 0) + 1
-        for month, count in taken.items():
-            sender.quota_used[month] = sender.quota_used.get(month, 0) + count
-        return beyond
+        return beyond, taken
 
     def _send(
         self,
