@@ -22,16 +22,27 @@ _DRIVER_ERRORS = (sa.exc.SQLAlchemyError, UnicodeError)
 """SQLAlchemy wraps DBAPI errors; a driver may still raise an encoding error itself."""
 
 
+_SQLITE_UNAVAILABLE = frozenset({3, 5, 6, 8, 10, 13, 14})
+"""SQLite's primary result codes for a file that cannot be used for now, as
+:class:`~omnimsg.stores.sqlite.SqliteStore` reads them: PERM, BUSY, LOCKED, READONLY,
+IOERR, FULL, CANTOPEN."""
+
+
 def _unreachable(exc: sa.exc.DBAPIError) -> bool:
-    """Whether a driver error means the server is out of reach, not a refusal.
+    """Whether a driver error means the database is out of reach, not a refusal.
 
     SQLite raises ``OperationalError`` for a missing table or a syntax error too, so
-    there only a lost connection counts; a server driver's ``OperationalError`` and
-    every ``InterfaceError`` are about the connection.
+    there a lost connection or a file that cannot be used for now (locked, not
+    opened, not written: the codes the SQLite store calls unavailable) counts; a
+    server driver's ``OperationalError`` and every ``InterfaceError`` are about the
+    connection.
     """
     if exc.connection_invalidated or isinstance(exc, sa.exc.InterfaceError):
         return True
-    return not type(exc.orig).__module__.startswith("sqlite3")
+    if not type(exc.orig).__module__.startswith("sqlite3"):
+        return True
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in _SQLITE_UNAVAILABLE
 
 
 def _first_line(exc: BaseException) -> str:
