@@ -422,6 +422,11 @@ class Profile:
         """
         return copy.deepcopy(dict(self._raw))
 
+    def __reduce__(self) -> tuple[Any, tuple[Mapping[str, Any], str]]:
+        # The validated spec holds pydantic's generic classes, which pickle cannot
+        # name: a pickled profile is its data, validated again when it is loaded.
+        return _rebuilt, (self._raw, self.source)
+
     @property
     def name(self) -> str:
         """The profile's name (``respondio``, or the ``name`` of a profile file)."""
@@ -483,3 +488,9 @@ class Profile:
         raw["name"] = name
         source = f"{self.source} derived as {name}"
         return Profile(spec=_validate(raw, source), raw=raw, source=source)
+
+
+def _rebuilt(raw: Mapping[str, Any], source: str) -> Profile:
+    """A pickled profile loaded again: its data validated as it was when built."""
+    data = copy.deepcopy(dict(raw))
+    return Profile(spec=_validate(data, source), raw=data, source=source)
