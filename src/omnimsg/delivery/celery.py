@@ -74,10 +74,11 @@ from omnimsg.channels.registry import Profile, load_profile
 from omnimsg.clock import SystemClock
 from omnimsg.delivery._kept import close_local
 from omnimsg.delivery._kept import local as _local
-from omnimsg.delivery.dispatcher import Dispatcher, DispatchProgress, open_plan, worker_id
+from omnimsg.delivery.dispatcher import Dispatcher, DispatchProgress, worker_id
 from omnimsg.delivery.loader import load_transport as _load
 from omnimsg.delivery.loader import split_spec
 from omnimsg.delivery.planfile import PlanHeader, header_from_dict, header_record, send_from_dict
+from omnimsg.delivery.plansource import open_plan
 from omnimsg.errors import ConfigurationError, InputError, OmnimsgError, StoreUnavailableError
 from omnimsg.protocols import Clock, Transport
 from omnimsg.stores._records import check_tenant
