@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 import omnimsg.stores.sql
 from omnimsg.contacts import Contact
-from omnimsg.errors import InputError, StoreError
+from omnimsg.errors import InputError, StoreError, StoreUnavailableError
 from omnimsg.segments import parse_segment
 from omnimsg.segments.sql import select_contact_ids
 from omnimsg.stores.sql import (
@@ -89,10 +89,13 @@ def test_create_reference_schema_needs_a_connection_or_an_engine(bind: Any) -> N
 
 
 def test_a_database_that_cannot_be_opened_is_a_store_error(tmp_path: Path) -> None:
-    """Driver failures are translated in one place, with the driver's error chained."""
+    """Driver failures are translated in one place, with the driver's error chained; a
+    file SQLite cannot open is unavailable (CANTOPEN), as the SQLite store says."""
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'missing' / 'contacts.db'}")
-    with pytest.raises(StoreError, match="create_reference_schema: the database refused it"):
+    with pytest.raises(StoreError, match="create_reference_schema: the database cannot be") as err:
         create_reference_schema(engine)
+    assert isinstance(err.value, StoreUnavailableError)
+    assert isinstance(err.value.__cause__, sa.exc.OperationalError)
     engine.dispose()
 
 
