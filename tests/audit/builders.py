@@ -1,10 +1,18 @@
-"""Building log entries for the audit tests."""
+"""Building log entries, and dispatched logs, for the audit tests."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from omnimsg.audit import Direction, LogEntry
+from omnimsg.delivery import Dispatcher
+from omnimsg.state import AccountState
+from omnimsg.stores.memory import MemoryStore
+from omnimsg.testing import FixedClock, RecordingTransport
+from omnimsg.transports import SendRequest, SendResult, SendStatus
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -55,3 +63,39 @@ def outbound(
         marketing=marketing,
         line=line,
     )
+
+
+def dispatch_recorded(
+    plan: Any,
+    now: datetime,
+    *,
+    store: MemoryStore | None = None,
+    accounts: Mapping[str, AccountState] | None = None,
+) -> list[tuple[datetime, SendRequest]]:
+    """Dispatch ``plan`` from ``now`` with a clock the dispatcher's sleep moves, and
+    return every request the transport took with the instant it went."""
+    clock = FixedClock(now)
+    sent: list[tuple[datetime, SendRequest]] = []
+    lock = threading.Lock()
+
+    def accept(request: SendRequest) -> SendResult:
+        with lock:
+            sent.append((clock.now(), request))
+        return SendResult(request.idempotency_key, SendStatus.ACCEPTED)
+
+    def sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=seconds))
+
+    store = store if store is not None else MemoryStore()
+    try:
+        Dispatcher(
+            store,
+            RecordingTransport(accept),
+            clock=clock,
+            sleep=sleep,
+            seed=7,
+            accounts=dict(accounts or {}),
+        ).run(plan)
+    finally:
+        store.close()
+    return sent

@@ -9,7 +9,6 @@ profile, contacts and frequency cap, finds nothing.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,12 +19,11 @@ from omnimsg.broadcasts import Audience, FrequencyCap, Sender, plan_broadcast
 from omnimsg.broadcasts.model import BroadcastMessage, Draft
 from omnimsg.channels.kinds import ChannelKind
 from omnimsg.contacts import ChannelIdentity, Contact
-from omnimsg.delivery import Dispatcher
 from omnimsg.errors import InputError
 from omnimsg.state import SubscriptionStatus
-from omnimsg.stores.memory import MemoryStore
-from omnimsg.testing import FixedClock, RecordingTransport
-from omnimsg.transports import SendRequest, SendResult, SendStatus
+from omnimsg.transports import SendRequest
+
+from .builders import dispatch_recorded
 
 OFFICIAL = load_profile("official")
 NOW = datetime(2026, 3, 3, 1, 30, tzinfo=UTC)  # 20:30 in New York and Miami, 19:30 in Tulsa
@@ -88,25 +86,8 @@ def _draft(*, reminder: bool = False) -> Draft:
 def _dispatched(
     contacts: list[Contact], draft: Draft | None = None
 ) -> list[tuple[datetime, SendRequest]]:
-    clock = FixedClock(NOW)
-    sent: list[tuple[datetime, SendRequest]] = []
-    lock = threading.Lock()
-
-    def accept(request: SendRequest) -> SendResult:
-        with lock:
-            sent.append((clock.now(), request))
-        return SendResult(request.idempotency_key, SendStatus.ACCEPTED)
-
-    def sleep(seconds: float) -> None:
-        clock.advance(timedelta(seconds=seconds))
-
     plan = plan_broadcast(draft or _draft(), contacts, profile=OFFICIAL, now=NOW)
-    store = MemoryStore()
-    try:
-        Dispatcher(store, RecordingTransport(accept), clock=clock, sleep=sleep, seed=7).run(plan)
-    finally:
-        store.close()
-    return sent
+    return dispatch_recorded(plan, NOW)
 
 
 def _log(contacts: list[Contact], sent: list[tuple[datetime, SendRequest]]) -> list[LogEntry]:

@@ -31,7 +31,6 @@ or retried, P5).
 from __future__ import annotations
 
 import random
-import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -57,11 +56,11 @@ from omnimsg.broadcasts.outcomes import SendKind
 from omnimsg.channels.kinds import ChannelKind
 from omnimsg.channels.registry import Profile
 from omnimsg.contacts import ChannelIdentity, Contact
-from omnimsg.delivery import Dispatcher
 from omnimsg.state import AccountState, SubscriptionStatus, conversation_state
 from omnimsg.stores.memory import MemoryStore
-from omnimsg.testing import FixedClock, RecordingTransport
-from omnimsg.transports import SendRequest, SendResult, SendStatus
+from omnimsg.transports import SendRequest
+
+from .builders import dispatch_recorded
 
 K = ChannelKind
 
@@ -325,18 +324,6 @@ def _dispatched(
     scenario: Scenario,
 ) -> tuple[dict[str, PlannedSend], list[tuple[datetime, SendRequest]]]:
     """The planned sends by key, and every request with the instant it went."""
-    clock = FixedClock(scenario.now)
-    sent: list[tuple[datetime, SendRequest]] = []
-    lock = threading.Lock()
-
-    def accept(request: SendRequest) -> SendResult:
-        with lock:
-            sent.append((clock.now(), request))
-        return SendResult(request.idempotency_key, SendStatus.ACCEPTED)
-
-    def sleep(seconds: float) -> None:
-        clock.advance(timedelta(seconds=seconds))
-
     planned = {send.key: send for outcome in scenario.plan() for send in outcome.sends}
     store = MemoryStore()
     if scenario.fed:
@@ -346,17 +333,7 @@ def _dispatched(
             for sender in scenario.draft.senders:
                 state = conversation_state(contact, sender.account_id)
                 store.put_conversation(contact.id, sender.account_id, state)
-    try:
-        Dispatcher(
-            store,
-            RecordingTransport(accept),
-            clock=clock,
-            sleep=sleep,
-            seed=7,
-            accounts=scenario.accounts,
-        ).run(scenario.plan())
-    finally:
-        store.close()
+    sent = dispatch_recorded(scenario.plan(), scenario.now, store=store, accounts=scenario.accounts)
     return planned, sent
 
 
